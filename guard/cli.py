@@ -1,0 +1,72 @@
+"""The `guard` command line. Each subcommand's help is its user documentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from guard.scan import scan_command
+
+app = typer.Typer(
+    name="guard",
+    help="guard: a data-leak prevention proxy for LLM traffic.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Validate and test the rules directory.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+RulesOpt = Annotated[
+    Path | None,
+    typer.Option("--rules", envvar="GUARD_RULES", help="Rules directory (default: the bundled rules/)."),
+]
+
+
+@app.command("scan")
+def scan(
+    file: Annotated[str, typer.Argument(help="File to scan, or '-' for standard input.")] = "-",
+    fmt: Annotated[str, typer.Option("--format", help="Output format: table or json.")] = "table",
+    jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl",
+            help='Batch mode: read JSONL lines {"id", "text"} on stdin, write {"id", "findings"} per line.',
+        ),
+    ] = False,
+    rules: RulesOpt = None,
+    no_models: Annotated[
+        bool, typer.Option("--no-models", help="Pattern rules only: skip spaCy NER and the Chinese segmenter.")
+    ] = False,
+) -> None:
+    """Scan text for secrets and personal data. Exit 0 clean, 1 findings, 2 usage or input error."""
+    raise typer.Exit(scan_command(file, fmt, jsonl, rules, not no_models))
+
+
+@rules_app.command("check")
+def rules_check(rules: RulesOpt = None) -> None:
+    """Validate every file under the rules directory; exit 1 with file:line:field on the first error."""
+    from guard.rulestool import check
+
+    raise typer.Exit(check(rules))
+
+
+@rules_app.command("test")
+def rules_test(
+    rules: RulesOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show passing examples too.")] = False,
+) -> None:
+    """Run every detector's match / no_match examples and print a pass/fail table."""
+    from guard.rulestool import test_examples
+
+    raise typer.Exit(test_examples(rules, verbose))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""`guard rules check` and `guard rules test`: validate rules/ and run the proof each rule carries."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from guard.detect.engine import accept
+from guard.detect.rules import Rule, RuleError, load_detectors
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    rule_id: str
+    kind: str  # match | no_match
+    example: str
+    passed: bool
+
+
+def rule_matches(rule: Rule, text: str) -> bool:
+    """Does this rule alone (pattern + value checks) find something in the text?"""
+    for m in rule.pattern.finditer(text):
+        start, end = m.span(rule.group)
+        if start >= 0 and end > start and accept(rule, text[start:end]):
+            return True
+    return False
+
+
+def run_examples(rules: list[Rule]) -> list[ExampleResult]:
+    """Check every rule's match examples match and no_match examples do not."""
+    results = []
+    for rule in rules:
+        for ex in rule.examples_match:
+            results.append(ExampleResult(rule.id, "match", ex, rule_matches(rule, ex)))
+        for ex in rule.examples_no_match:
+            results.append(ExampleResult(rule.id, "no_match", ex, not rule_matches(rule, ex)))
+    return results
+
+
+def check(rules_dir: Path | None) -> int:
+    """Validate the rules directory; print what is wrong and return the exit status."""
+    try:
+        detectors = load_detectors(rules_dir)
+    except RuleError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    missing = [r.id for r in detectors if not r.examples_match]
+    if missing:
+        print(f"invalid: detectors without match examples: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    print(f"ok: {len(detectors)} detectors")
+    return 0
+
+
+def test_examples(rules_dir: Path | None, verbose: bool) -> int:
+    """Run detector examples, print a pass/fail table, return 1 if any failed."""
+    try:
+        detectors = load_detectors(rules_dir)
+    except RuleError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    results = run_examples(detectors)
+    failed = [r for r in results if not r.passed]
+    for r in results if verbose else failed:
+        shown = r.example if len(r.example) <= 60 else r.example[:57] + "..."
+        print(f"{'PASS' if r.passed else 'FAIL'}  {r.rule_id:32s} {r.kind:9s} {shown!r}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
