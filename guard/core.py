@@ -20,7 +20,7 @@ CATEGORIES: tuple[str, ...] = (
 EXTRA_CATEGORIES: tuple[str, ...] = ("organization", "location", "date", "url")
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """What the policy does with a request."""
 
     ALLOW = "allow"
@@ -58,7 +58,9 @@ class Finding:
         }
 
     def shifted(self, offset: int) -> Finding:
-        return Finding(self.category, self.entity_type, self.rule_id, self.start + offset, self.end + offset, self.score)
+        return Finding(
+            self.category, self.entity_type, self.rule_id, self.start + offset, self.end + offset, self.score
+        )
 
 
 @dataclass(frozen=True, slots=True)

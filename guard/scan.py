@@ -65,7 +65,15 @@ def _print_table(findings: list[Finding], text: str) -> None:
     for f in findings:
         line = text.count("\n", 0, f.start) + 1
         rows.append(
-            (str(line), f"{f.start}-{f.end}", f.category, f.entity_type, f.rule_id, f"{f.score:.2f}", mask(text[f.start : f.end]))
+            (
+                str(line),
+                f"{f.start}-{f.end}",
+                f.category,
+                f.entity_type,
+                f.rule_id,
+                f"{f.score:.2f}",
+                mask(text[f.start : f.end]),
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -89,7 +97,12 @@ def _records(stream) -> Iterator[tuple[int, object, str | None, str | None]]:  #
             yield n, None, None, f"line {n}: invalid JSON ({exc.msg} at column {exc.colno})"
             continue
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-            yield n, rec.get("id") if isinstance(rec, dict) else None, None, f'line {n}: expected an object with a string "text"'
+            yield (
+                n,
+                rec.get("id") if isinstance(rec, dict) else None,
+                None,
+                f'line {n}: expected an object with a string "text"',
+            )
             continue
         yield n, rec.get("id"), rec["text"], None
 

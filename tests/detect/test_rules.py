@@ -38,11 +38,20 @@ def _write(tmp_path: Path, body: str) -> Path:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("detectors:\n  - id: a\n    category: secret\n    entity_type: A\n    regex: '('\n", "x.yaml:2: field 'regex'"),
+        (
+            "detectors:\n  - id: a\n    category: secret\n    entity_type: A\n    regex: '('\n",
+            "x.yaml:2: field 'regex'",
+        ),
         ("detectors:\n  - id: Bad_Id\n    category: secret\n    entity_type: A\n    regex: a\n", "field 'id'"),
         ("detectors:\n  - id: a\n    category: nope\n    entity_type: A\n    regex: a\n", "field 'category'"),
-        ("detectors:\n  - id: a\n    category: secret\n    entity_type: A\n    regex: a\n    validate: [nope]\n", "field 'validate'"),
-        ("detectors:\n  - id: a\n    category: secret\n    entity_type: A\n    regex: a\n    colour: red\n", "field 'colour'"),
+        (
+            "detectors:\n  - id: a\n    category: secret\n    entity_type: A\n    regex: a\n    validate: [nope]\n",
+            "field 'validate'",
+        ),
+        (
+            "detectors:\n  - id: a\n    category: secret\n    entity_type: A\n    regex: a\n    colour: red\n",
+            "field 'colour'",
+        ),
         ("detectors: [\n", "invalid YAML"),
     ],
 )
