@@ -64,6 +64,32 @@ def rules_test(
     raise typer.Exit(test_examples(rules, verbose))
 
 
+@app.command("pac")
+def pac(
+    proxy: Annotated[
+        list[str],
+        typer.Option(
+            "--proxy",
+            help="Address clients use to reach guard, HOST:PORT (e.g. guard.corp.example:8080). Repeat for failover.",
+        ),
+    ],
+    rules: RulesOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the PAC file here instead of stdout.")
+    ] = None,
+    include_private: Annotated[
+        bool,
+        typer.Option(
+            "--include-private", help="Also send the private model hosts from destinations.yaml through guard."
+        ),
+    ] = False,
+) -> None:
+    """Generate a PAC file: LLM hosts from rules/destinations.yaml go to guard, everything else DIRECT."""
+    from guard.pac import pac_command
+
+    raise typer.Exit(pac_command(rules, proxy, output, include_private))
+
+
 def main() -> None:
     app()
 
