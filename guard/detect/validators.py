@@ -111,3 +111,8 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "us_ssn": us_ssn,
     "ipv4": ipv4,
 }
+
+# Personal-data plausibility checks live in their own module (phones, cards, IPv6, id numbers).
+from guard.detect.checks import PII_VALIDATORS  # noqa: E402
+
+VALIDATORS.update(PII_VALIDATORS)
