@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from guard.audit.cli import audit_app
+from guard.proxy_cli import ca_app
+from guard.proxy_cli import proxy as proxy_command
 from guard.scan import scan_command
 
 app = typer.Typer(
@@ -18,6 +21,7 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Validate and test the rules directory.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(audit_app, name="audit")
 
 RulesOpt = Annotated[
     Path | None,
@@ -88,6 +92,10 @@ def pac(
     from guard.pac import pac_command
 
     raise typer.Exit(pac_command(rules, proxy, output, include_private))
+
+
+app.command("proxy")(proxy_command)
+app.add_typer(ca_app, name="ca")
 
 
 def main() -> None:

@@ -25,6 +25,10 @@ class Settings:
     rules_dir: Path | None = field(default_factory=lambda: Path(_env("GUARD_RULES")) if _env("GUARD_RULES") else None)
     database_url: str = field(default_factory=lambda: _env("GUARD_DATABASE_URL"))
     spacy_model: str = field(default_factory=lambda: _env("GUARD_SPACY_MODEL"))
+    # Audit (guard/audit): purge age such as "180d" for `guard audit purge`, and the X25519 public key
+    # file that turns on encrypted evidence (off when empty).
+    audit_retention: str = field(default_factory=lambda: _env("GUARD_AUDIT_RETENTION"))
+    evidence_public_key: str = field(default_factory=lambda: _env("GUARD_EVIDENCE_PUBLIC_KEY"))
 
     @property
     def db_url(self) -> str:
