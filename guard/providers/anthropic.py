@@ -1,0 +1,126 @@
+"""Anthropic Messages API: `system` string or text blocks, messages of text / tool_use / tool_result blocks.
+
+Also `/v1/messages/count_tokens` (same body, it still leaves the company) and the legacy
+`/v1/complete` (`prompt`). Images and base64 / URL documents are skipped; plain-text documents
+(`source.type == "text"`) are scanned; `redacted_thinking` is opaque and skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guard.providers._wire import (
+    Adapter,
+    Collector,
+    Extraction,
+    Path,
+    RequestError,
+    as_list,
+    json_response,
+    sse_event,
+)
+from guard.providers.generic import extract as generic_extract
+
+
+def endpoint(path: str) -> str | None:
+    """Map a request path (query already removed) to an endpoint name."""
+    path = path.rstrip("/")
+    if path.endswith("/messages") or path.endswith("/messages/count_tokens"):
+        return "messages"
+    if path.endswith("/complete"):
+        return "completions"
+    return None
+
+
+def extract(endpoint: str, path: str, body: Any) -> Extraction:
+    """Read the segments of an Anthropic request body."""
+    if not isinstance(body, dict):
+        raise RequestError(f"{endpoint} request body must be a JSON object")
+    if endpoint not in ("messages", "completions"):
+        return generic_extract(endpoint, path, body)
+    c = Collector()
+    if endpoint == "completions":
+        c.text(body.get("prompt"), ("prompt",), "user")
+    else:
+        _blocks(body.get("system"), ("system",), "system", "text", c)
+        for i, msg in enumerate(as_list(body.get("messages", []), "messages")):
+            if not isinstance(msg, dict):
+                c.deep(msg, ("messages", i))
+                continue
+            role = msg.get("role") if isinstance(msg.get("role"), str) else ""
+            _blocks(msg.get("content"), ("messages", i, "content"), role, "text", c)
+    for i, tool in enumerate(body.get("tools") or []):
+        if isinstance(tool, dict):
+            c.text(tool.get("description"), ("tools", i, "description"), "system", "other")
+            if tool.get("input_schema") is not None:
+                c.skip(("tools", i, "input_schema"), "tool schema not scanned")
+    meta = body.get("metadata")
+    if isinstance(meta, dict):
+        c.deep(meta, ("metadata",), "", "other")
+    model = body.get("model") if isinstance(body.get("model"), str) else ""
+    return Extraction(endpoint, model, body.get("stream") is True, tuple(c.segments), tuple(c.skipped))
+
+
+def _blocks(value: Any, path: Path, role: str, kind: str, c: Collector) -> None:
+    """A content value: a string or a list of typed blocks."""
+    if value is None or isinstance(value, str):
+        c.text(value, path, role, kind)
+        return
+    if not isinstance(value, list):
+        c.deep(value, path, role, kind)
+        return
+    for j, block in enumerate(value):
+        p = path + (j,)
+        btype = block.get("type") if isinstance(block, dict) else None
+        if not isinstance(block, dict):
+            c.text(block, p, role, kind)
+        elif btype == "text":
+            c.text(block.get("text"), p + ("text",), role, kind)
+        elif btype == "thinking":
+            # Re-redacted with the same vault, resent thinking matches what the model wrote.
+            c.text(block.get("thinking"), p + ("thinking",), role, "text")
+            if block.get("signature"):
+                c.skip(p + ("signature",), "provider signature, opaque")
+        elif btype == "redacted_thinking":
+            c.skip(p, "redacted_thinking is encrypted by the provider")
+        elif btype == "image":
+            c.skip(p, "image not scanned")
+        elif btype == "document":
+            _document(block, p, role, c)
+        elif btype in ("tool_use", "server_tool_use"):
+            c.deep(block.get("input"), p + ("input",), role, "tool_args")
+        elif btype == "tool_result":
+            _blocks(block.get("content"), p + ("content",), "tool", "tool_result", c)
+        else:
+            # Unknown block: scan every string in it rather than let text through unscanned.
+            c.deep({k: v for k, v in block.items() if k not in ("type", "id", "tool_use_id")}, p, role, "other")
+
+
+def _document(block: dict[str, Any], p: Path, role: str, c: Collector) -> None:
+    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    if source.get("type") == "text":
+        c.text(source.get("data"), p + ("source", "data"), role, "attachment")
+    elif source.get("type") == "content":
+        _blocks(source.get("content"), p + ("source", "content"), role, "attachment", c)
+    else:
+        c.skip(p + ("source",), f"{source.get('type', 'unknown')} document not scanned")
+    for key in ("title", "context"):
+        c.text(block.get(key), p + (key,), role, "attachment")
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+
+
+def block(endpoint: str, message: str, stream: bool) -> tuple[int, dict[str, str], bytes]:
+    """Anthropic's 400 error object, for streamed requests too (as Anthropic refuses a bad request)."""
+    # anthropic-python raises BadRequestError("Error code: 400 - {...message...}") for both.
+    return json_response(400, _error(message))
+
+
+def error_event(endpoint: str, message: str) -> bytes:
+    """An `event: error` SSE event, which anthropic-python raises as APIStatusError mid-stream."""
+    return sse_event("error", _error(message))
+
+
+ANTHROPIC = Adapter("anthropic", endpoint, extract, block, error_event)

@@ -1,0 +1,59 @@
+"""ChatGPT web app (`/backend-api/conversation`), best effort: the format is private and changes.
+
+Understood: `messages[].content.parts[]` strings (content_type text / multimodal_text), the
+author role, `conversation_id` as the conversation hint. Non-string parts (image asset pointers)
+are skipped. Every other body on the same host gets the generic deep scan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guard.providers._wire import Adapter, Collector, Extraction, RequestError, as_list, json_response
+from guard.providers.generic import error_event
+from guard.providers.generic import extract as generic_extract
+
+
+def endpoint(path: str) -> str | None:
+    """Map a request path (query already removed) to an endpoint name."""
+    path = path.rstrip("/")
+    # /backend-api/conversation, and the newer /backend-api/f/conversation seen in 2025 traffic
+    if path.startswith("/backend-api") and path.endswith("/conversation"):
+        return "conversation"
+    return None
+
+
+def extract(endpoint: str, path: str, body: Any) -> Extraction:
+    """Read the segments of a ChatGPT web conversation request."""
+    if not isinstance(body, dict):
+        raise RequestError(f"{endpoint} request body must be a JSON object")
+    if endpoint != "conversation":
+        return generic_extract(endpoint, path, body)
+    c = Collector()
+    for i, msg in enumerate(as_list(body.get("messages", []), "messages")):
+        if not isinstance(msg, dict):
+            c.deep(msg, ("messages", i))
+            continue
+        author = msg.get("author") if isinstance(msg.get("author"), dict) else {}
+        role = author.get("role") if isinstance(author.get("role"), str) else "user"
+        content = msg.get("content") if isinstance(msg.get("content"), dict) else {}
+        base = ("messages", i, "content")
+        for j, part in enumerate(content.get("parts") or []):
+            if isinstance(part, str):
+                c.text(part, base + ("parts", j), role)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                c.text(part["text"], base + ("parts", j, "text"), role)
+            else:
+                c.skip(base + ("parts", j), "non-text part (image or file pointer) not scanned")
+        c.text(content.get("text"), base + ("text",), role)
+    conv = body.get("conversation_id")
+    model = body.get("model") if isinstance(body.get("model"), str) else ""
+    return Extraction(endpoint, model, True, tuple(c.segments), tuple(c.skipped), conv if isinstance(conv, str) else "")
+
+
+def block(endpoint: str, message: str, stream: bool) -> tuple[int, dict[str, str], bytes]:
+    """A 400 with `detail`, the field the ChatGPT web app displays for a refused conversation request."""
+    return json_response(400, {"detail": message})
+
+
+CHATGPT_WEB = Adapter("chatgpt_web", endpoint, extract, block, error_event)
