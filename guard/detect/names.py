@@ -1,0 +1,178 @@
+"""English-script person names: a census first-name gazetteer, titles and cue words, plus spaCy fixes.
+
+spaCy's small model misses names in terse records (CSV rows, "Account holder X") and often tags
+foreign names as ORG or GPE. This module finds name-shaped token runs (Titlecase words, middle
+initials, particles such as van/de) and calls them persons when a first name from the US Census
+1990 lists (the `names` package, MIT; the lists are public-domain census data) opens them, a
+title (Mr, Dr...) or a cue ("spoke with", "name:") precedes them, or spaCy put an entity there.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from guard.core import Finding
+
+# A Titlecase word of a Latin-script name (accents, apostrophe and hyphen inside: O'Connor, Heß).
+_WORD = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žA-Z'’\-]*[a-zß-öø-ÿā-ž]"
+_PARTICLE = r"(?:[vV]an|[vV]on|[dD]e|der|den|het|'t|op|[dD]el|della|[dD]i|[dD]a|dos|das|[dD]u|[lL]a|[lL]e|ten|ter|bin|al|el|die)"
+_INITIAL = r"[A-Z]\."
+# 2-4 name parts: First [Initial] [particles] Last.
+NAME_RUN = re.compile(
+    rf"(?<![\w@.\-/])(?P<name>{_WORD}(?:[ ](?:{_INITIAL}|{_WORD}))?(?:[ ]{_PARTICLE}){{0,2}}[ ]{_WORD}(?:-{_WORD})?)(?![\w@(\-]|\.\w)"
+)
+# Degrees and generational suffixes written after a name (David Roach MD, Lene Wieloch B.Eng.).
+_SUFFIX = re.compile(
+    r"^,?[ ](?:MD|DDS|DVM|PhD|Ph\.D\.|MBA|MSc|BSc|B\.Eng|M\.Eng|B\.Sc|M\.Sc|Jr|Sr|II|III|IV|Esq|RN|CPA)\.?(?![\w])"
+)
+_TITLE_BEFORE = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Dipl\.-Ing|Dipl\.-Kfm|Ing|Univ\.Prof|Rev)\.?[ ])+$"
+)
+# First words that make a Titlecase run a place (Lake Chelsea, East Emilyside, Port Roy).
+_PLACE_FIRST = frozenset(
+    "lake north south east west port new mount fort saint st upper lower great little old san santa".split()
+)
+SINGLE = re.compile(rf"(?<![\w@.\-/])(?P<name>{_WORD})(?![\w@(\-]|\.\w|[ ][A-ZÀ-Þ])")
+_TITLE = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord|Herr|Frau|Mme|Mlle|Sr|Sra|Dipl\.-Ing|Rev|Capt|Sgt)\.?|\bM\.)[ ]$"
+)
+# Words that say "a person's name follows" (record labels, correspondence, reporting).
+_CUE = re.compile(
+    r"(?i:\b(?:name|named|called|customer|client|patient|employee|colleague|contact|tenant|beneficiary|"
+    r"account holder|holder|spoke with|speak with|talked to|met with|meeting with|worked with|work with|"
+    r"belongs to|assigned to|signed by|written by|dear|hi|hello|thanks|thank you|cc|from|to|by|with|and|for|"
+    r"user|manager|director|agent|driver|author|reporter|sender|recipient|attn)\b[:,]?)[ ]*$"
+)
+# First names that are also everyday English words or month names: they need more evidence.
+_COMMON = frozenset(
+    """may june april august will mark bill art rose grace hope joy faith summer autumn dawn guy max page chance
+    major king prince angel sunny rich ray pat sue don van les carol lane golden crystal ruby pearl amber jade ivy
+    holly iris lily daisy violet olive sky star love precious lee long young see worth else ford hall mercy
+    delta echo sierra victor oscar tango charlie india lima juliet kilo romeo queen joe bud rusty red harmony
+    miles dusty sandy earnest ernest frank stephan lou al ed so in is on it an my me we us do go no or to
+    china georgia virginia carolina florida dakota austin jordan paris sydney london madison houston dallas
+    denver phoenix camden chelsea kent ruth heath wade cliff dale glen glenn gay christian patience constance
+    early else eve noel easter general judge marshall mason porter cooper hunter taylor parker baker carter
+    price bishop ward stone wood brook brooks field hill golden jewel gene tommie""".split()
+)
+# Second words that make a Titlecase pair a place, organisation or heading rather than a person.
+_NOT_LAST = frozenset(
+    """street st avenue ave road rd lane drive court place square park way boulevard inc ltd llc corp co
+    company group bank university college school hospital institute foundation project team department
+    service services street club church centre center city county state river lake mountain island valley
+    airport station hotel office house building tower bridge news times post journal week month year
+    the and or of for to in on at by with from""".split()
+)
+_PERSON_LABELS = {"PERSON"}
+_MAYBE_LABELS = {"ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC"}
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> tuple[frozenset[str], frozenset[str]]:
+    """Return (first names, common surnames), lowercase, from the census lists in `names`."""
+
+    def read(name: str, limit: int) -> frozenset[str]:
+        text = resources.files("names").joinpath(name).read_text(encoding="ascii")
+        return frozenset(line.split(" ", 1)[0].lower() for line in text.splitlines()[:limit] if line)
+
+    first = read("dist.male.first", 1300) | read("dist.female.first", 4300)
+    last = read("dist.all.last", 8000)
+    return first - _COMMON, last - _COMMON
+
+
+def _cue_before(text: str, start: int) -> bool:
+    head = text[max(0, start - 40) : start]
+    return bool(_TITLE.search(head) or _CUE.search(head))
+
+
+def _tokens(span: str) -> list[str]:
+    return [t for t in re.split(r"[ \-]", span) if t]
+
+
+def plausible_name(span: str) -> bool:
+    """Could this span be a person's name: Titlecase words, initials and particles only?"""
+    toks = span.split()
+    if not toks or len(toks) > 5 or len(span) > 60:
+        return False
+    for t in toks:
+        if re.fullmatch(_PARTICLE, t) or re.fullmatch(_INITIAL, t):
+            continue
+        if not re.fullmatch(rf"{_WORD}(?:-{_WORD})?", t) or t.isupper():
+            return False
+    if toks[0].lower() in _PLACE_FIRST:
+        return False
+    return not re.fullmatch(_PARTICLE, toks[0]) and toks[-1].lower() not in _NOT_LAST
+
+
+def gazetteer_persons(text: str) -> list[Finding]:
+    """Name runs opened by a known first name, or any name run after a title or cue word."""
+    first, last = gazetteer()
+    out: list[Finding] = []
+    taken: list[tuple[int, int]] = []
+    pos = 0
+    while (m := NAME_RUN.search(text, pos)) is not None:
+        span = m.group("name")
+        toks = _tokens(span)
+        s, e = m.span("name")
+        pos = e
+        if plausible_name(span) and _is_person(toks, text, s, first, last):
+            s, e = _widen(text, s, e)
+            out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.65))
+            taken.append((s, e))
+        elif len(span.split()) > 2:
+            pos = s + span.index(" ") + 1  # "Email Annette Mayo": try again from the second word
+    for m in SINGLE.finditer(text):
+        s, e = m.span("name")
+        if any(a <= s < b for a, b in taken):
+            continue
+        word = m.group("name").lower()
+        titled = bool(_TITLE.search(text[max(0, s - 12) : s]))
+        sentence_start = s == 0 or bool(re.search(r"(?:[.!?:\n]|^)\s*$", text[max(0, s - 3) : s]))
+        if titled or (word in first and not sentence_start and _cue_before(text, s)):
+            out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.55))
+    return out
+
+
+def _is_person(toks: list[str], text: str, s: int, first: frozenset[str], last: frozenset[str]) -> bool:
+    opener = toks[0].lower()
+    if opener in first or _cue_before(text, s):
+        return True
+    # A first name that is also a word (Summer, Frank, Christian) needs an initial or a known surname.
+    if opener in _COMMON and len(toks) >= 2:
+        return bool(re.fullmatch(_INITIAL, text[s:].split()[1])) or toks[-1].lower() in last
+    return False
+
+
+def _widen(text: str, s: int, e: int) -> tuple[int, int]:
+    """Take in a title before and a degree suffix after the name (Dipl.-Ing. X, X MBA.)."""
+    t = _TITLE_BEFORE.search(text[max(0, s - 30) : s])
+    if t:
+        s -= len(t.group())
+    m = _SUFFIX.match(text[e : e + 12])
+    if m:
+        e += m.end()
+    return s, e
+
+
+def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | None:
+    """Trim a spaCy entity to a name and decide whether it is a person; None when it is not."""
+    span = text[start:end]
+    lead = len(span) - len(span.lstrip(" '\"“‘(-"))
+    span = span.strip(" '\"“”‘’()-.,:;")
+    if span.endswith("'s") or span.endswith("’s"):
+        span = span[:-2]
+    start += lead
+    end = start + len(span)
+    if not span or not plausible_name(span):
+        return None
+    first, last = gazetteer()
+    toks = _tokens(span)
+    if label in _PERSON_LABELS:
+        if len(toks) == 1 and toks[0].lower() not in first and toks[0].lower() not in last:
+            return None
+        return start, end
+    if label in _MAYBE_LABELS and len(toks) >= 2 and (toks[0].lower() in first or _cue_before(text, start)):
+        return start, end
+    return None
