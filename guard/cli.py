@@ -98,6 +98,35 @@ app.command("proxy")(proxy_command)
 app.add_typer(ca_app, name="ca")
 
 
+@app.command("doctor")
+def doctor(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run only this check (ca, rules, database, private-model, clock). Repeatable."),
+    ] = None,
+    confdir: Annotated[
+        Path | None, typer.Option("--confdir", help="CA directory to check (default: GUARD_CONFDIR or GUARD_HOME/ca).")
+    ] = None,
+    rules: RulesOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Audit store URL to check (default: GUARD_DATABASE_URL or the SQLite file)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Check a deployment (CA, rules, database, private model, clock) and say what to fix; exit 1 if any fails."""
+    from guard.config import settings
+    from guard.doctor import Target, doctor_command
+
+    raise typer.Exit(doctor_command(Target.from_settings(settings(), confdir, rules, db), only, as_json))
+
+
+from audit_ui.cli import ui_command, users_app  # noqa: E402 - the review UI's commands (audit_ui/cli.py)
+
+app.command("ui")(ui_command)
+app.add_typer(users_app, name="users")
+
+
 def main() -> None:
     app()
 
