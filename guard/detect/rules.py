@@ -32,7 +32,9 @@ import yaml
 from guard.core import CATEGORIES, EXTRA_CATEGORIES
 from guard.detect.validators import VALIDATORS
 
-BUNDLED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
+# An installed wheel ships rules/ as guard/_rules (setup.py copies it in); a checkout reads rules/ in place.
+_PACKAGED_RULES = Path(__file__).resolve().parent.parent / "_rules"
+BUNDLED_RULES = _PACKAGED_RULES if _PACKAGED_RULES.is_dir() else Path(__file__).resolve().parent.parent.parent / "rules"
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ENTITY_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
