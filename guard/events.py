@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -62,3 +63,37 @@ class AuditEvent:
         d["time"] = self.time.isoformat()
         d["evidence"] = None if self.evidence is None else len(self.evidence)
         return d
+
+
+def fingerprint(value: str, key: bytes) -> str:
+    """Return the keyed HMAC-SHA256 fingerprint (hex) of a sensitive value."""
+    import hashlib
+    import hmac
+
+    return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def load_fingerprint_key(home: Path | None = None) -> bytes:
+    """Return the site's fingerprint key: GUARD_FINGERPRINT_KEY, else HOME/fingerprint.key (created 0600)."""
+    import os
+    import secrets
+
+    env = os.environ.get("GUARD_FINGERPRINT_KEY", "")
+    if env:
+        return env.encode("utf-8")
+    if home is None:
+        from guard.config import default_home
+
+        home = default_home()
+    path = Path(home) / "fingerprint.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting together must not overwrite each other's key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("utf-8")

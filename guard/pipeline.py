@@ -1,0 +1,450 @@
+"""The request pipeline, free of mitmproxy: parse → detect → policy → apply, and the audit event.
+
+The addon turns a flow into a `RequestIn`, awaits `Pipeline.process`, applies the `Outcome` to the
+flow, and later hands the reply to `restore_body` / `stream` and calls `finish`. `process` never
+raises: any error in parsing, detection, policy or redaction becomes a BLOCK outcome whose message
+names the failing stage (fail closed: nothing is forwarded unscanned).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from guard import providers
+from guard.core import Action, Classification, Decision, Finding, Segment
+from guard.detect.pool import DetectionPool
+from guard.events import AuditEvent, FindingRecord, fingerprint
+from guard.hosts import Destination, Destinations
+from guard.identity import Identity
+from guard.policy import RequestContext
+from guard.restore import StreamRestorer, restore_json
+from guard.routing import RoutePlan
+from guard.vault import Vault, VaultStore
+
+log = logging.getLogger(__name__)
+MAX_FIELDS = 200  # scanned/skipped field names kept per audit event
+
+
+class AuditSink(Protocol):
+    def submit(self, event: AuditEvent) -> None: ...
+
+
+class Policy(Protocol):
+    def classify(self, segments: Sequence[Segment]) -> list[Classification]: ...
+
+    def applicable(
+        self, ctx: RequestContext, findings: Sequence[tuple[Segment, Finding]]
+    ) -> list[tuple[Segment, Finding]]: ...
+
+    def decide(
+        self, ctx: RequestContext, findings: Sequence[tuple[Segment, Finding]], classifications: Sequence[Classification]
+    ) -> Decision: ...
+
+
+@dataclass
+class RequestIn:
+    """What the pipeline needs from one HTTP request; header names are lower-case."""
+
+    method: str
+    host: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    destination: Destination
+    identity: Identity = field(default_factory=Identity)
+    client_address: str = ""
+
+
+@dataclass
+class FlowState:
+    """Everything about one guarded flow that the reply side and the audit event need."""
+
+    destination: Destination
+    identity: Identity
+    client_address: str
+    adapter: str
+    endpoint: str = ""
+    model: str = ""
+    stream: bool = False
+    conversation_id: str = ""
+    vault: Vault | None = None
+    decision: Decision | None = None
+    plan: RoutePlan | None = None
+    findings: tuple[FindingRecord, ...] = ()
+    classifications: tuple[str, ...] = ()
+    scanned: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    error: str = ""
+    blocked_by_guard: bool = False
+    request_bytes: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: AuditEvent(action="").event_id)
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Outcome:
+    """What the addon does with the flow: forward (maybe a new body), reply itself, or re-target."""
+
+    state: FlowState
+    action: Action
+    body: bytes | None = None  # new request body (redacted); None: unchanged
+    response: tuple[int, dict[str, str], bytes] | None = None  # guard's own reply (block)
+    plan: RoutePlan | None = None
+
+
+# (parsed request, decision, context, client path) -> the plan; raises ValueError with a user-safe message.
+Router = Callable[[providers.ParsedRequest, Decision, RequestContext, str], RoutePlan]
+
+
+class Pipeline:
+    """Scan, decide and transform requests to guarded destinations; build their audit events."""
+
+    def __init__(
+        self,
+        destinations: Destinations,
+        pool: DetectionPool,
+        policy: Policy,
+        audit: AuditSink,
+        key: bytes,
+        *,
+        vaults: VaultStore | None = None,
+        body_limit: int = 8 * 1024 * 1024,
+        router: Router | None = None,
+    ) -> None:
+        self.destinations = destinations
+        self.pool = pool
+        self.policy = policy
+        self.audit = audit
+        self.key = key
+        self.vaults = vaults or VaultStore()
+        self.body_limit = body_limit
+        self.router = router
+
+    async def process(self, req: RequestIn) -> Outcome:
+        """Return what to do with a request; never raises (errors become a BLOCK)."""
+        dest = req.destination
+        st = FlowState(dest, req.identity, req.client_address, dest.adapter, request_bytes=len(req.body))
+        stage = "parse"
+        try:
+            st.endpoint = providers.adapter_for_path(dest.adapter, req.path)
+            if len(req.body) > self.body_limit:
+                return self.block(st, f"the request body is larger than guard's limit of {self.body_limit} bytes")
+            t = time.perf_counter()
+            parsed = providers.parse_request(dest.adapter, req.method, req.path, req.headers, req.body,
+                                             max_bytes=self.body_limit)  # fmt: skip
+            st.endpoint, st.model, st.stream = parsed.endpoint, parsed.model, parsed.stream
+            st.adapter = parsed.adapter
+            st.scanned = tuple(_path_str(s.path) for s in parsed.segments)[:MAX_FIELDS]
+            st.skipped = tuple(getattr(parsed, "skipped", ()))[:MAX_FIELDS]
+            st.timings_ms["parse"] = _ms(t)
+            stage = "detection"
+            t = time.perf_counter()
+            segments = parsed.segments
+            found = await self.pool.scan([s.text for s in segments]) if segments else []
+            st.timings_ms["detect"] = _ms(t)
+            stage = "policy"
+            t = time.perf_counter()
+            pairs = [(s, f) for s, fs in zip(segments, found, strict=True) for f in fs]
+            st.findings = tuple(self._record(s, f) for s, f in pairs)
+            ctx = RequestContext(
+                user=req.identity.user,
+                groups=req.identity.groups,
+                destination=dest.name,
+                destination_kind=dest.kind,
+                provider=parsed.adapter,
+                endpoint=parsed.endpoint,
+                model=parsed.model,
+            )
+            classes = self.policy.classify(segments)
+            st.classifications = tuple(c.label for c in classes)
+            applicable = getattr(self.policy, "applicable", None)
+            if applicable is not None:
+                pairs = applicable(ctx, pairs)  # thresholds and allow-lists
+            decision = self.policy.decide(ctx, pairs, classes)
+            st.decision = decision
+            st.timings_ms["policy"] = _ms(t)
+            stage = "redaction"
+            t = time.perf_counter()
+            acted: dict[int, list[Finding]] = {}
+            for seg, f in pairs:
+                acted.setdefault(id(seg), []).append(f)
+            chosen = [acted.get(id(s), []) for s in segments]
+            outcome = self._apply(st, parsed, segments, chosen, decision, ctx, req.path)
+            st.timings_ms["apply"] = _ms(t)
+            return outcome
+        except providers.RequestError as exc:
+            st.error = f"RequestError: {exc}"
+            return self.block(st, f"guard could not read this request ({exc}), so it was not sent")
+        except Exception as exc:
+            st.error = f"{stage}: {type(exc).__name__}"
+            if stage == "detection":
+                st.error += f": {exc}"  # DetectionError messages never hold prompt text
+            log.error("guard %s failed (%s), request blocked [%s]", stage, type(exc).__name__, st.event_id)
+            return self.block(st, f"guard could not check this request ({stage} failed), so it was not sent")
+
+    def block(self, st: FlowState, message: str, *, policy: bool = False) -> Outcome:
+        """Build guard's own reply in the provider's format, telling the user what to do."""
+        if not policy:
+            message += ". Try again; if it keeps happening, contact your IT team"
+        message += f" (guard reference {st.event_id[:12]})."
+        st.blocked_by_guard = True
+        if st.decision is None or st.decision.action is not Action.BLOCK:
+            st.decision = Decision(Action.BLOCK, ("guard-fail-closed",) if not policy else (), message)
+        endpoint = st.endpoint or "generic"
+        try:
+            response = providers.block_response(st.adapter, endpoint, message, st.stream)
+        except Exception as exc:  # the block must still happen, in the plainest format
+            log.error("block_response failed (%s)", type(exc).__name__)
+            response = (403, {"content-type": "application/json"},
+                        json.dumps({"error": {"message": message, "type": "guard_blocked"}}).encode())  # fmt: skip
+        return Outcome(st, Action.BLOCK, response=response)
+
+    def _apply(
+        self,
+        st: FlowState,
+        parsed: providers.ParsedRequest,
+        segments: Sequence[Segment],
+        found: Sequence[Sequence[Finding]],
+        decision: Decision,
+        ctx: RequestContext,
+        path: str,
+    ) -> Outcome:
+        if decision.monitor or decision.action is Action.ALLOW:
+            return Outcome(st, Action.ALLOW if not decision.monitor else decision.action)
+        if decision.action is Action.BLOCK:
+            cats = sorted({f.category for f in st.findings})
+            what = f"it contains {', '.join(c.replace('_', ' ') for c in cats)}" if cats else "policy forbids it"
+            reason = f" ({decision.reason})" if decision.reason else ""
+            msg = f"guard blocked this request: {what}{reason}. Remove that data and send it again, or ask your IT team"
+            return self.block(st, msg, policy=True)
+        if decision.action is Action.ROUTE_PRIVATE:
+            if self.router is None:
+                raise RuntimeError("no private route configured")
+            try:
+                plan = self.router(parsed, decision, ctx, path)
+            except ValueError as exc:  # RouteError: user-safe text
+                return self.block(st, f"guard could not send this request to the private model: {exc}", policy=True)
+            st.plan = plan
+            return Outcome(st, Action.ROUTE_PRIVATE, plan=plan)
+        # REDACT: every segment in order, so a fresh vault fed a resent history numbers values alike.
+        st.conversation_id = self.conversation_id(parsed, st.identity)
+        vault = self.vaults.get(st.conversation_id)
+        st.vault = vault
+        replacements: dict[tuple[str | int, ...], str] = {}
+        for seg, fs in zip(segments, found, strict=True):
+            chosen = [f for f in fs if f.category in decision.redact_categories]
+            if chosen:
+                new = vault.redact(seg.text, chosen)
+                if new != seg.text:
+                    replacements[seg.path] = new
+        body = providers.rebuild_body(parsed, replacements) if replacements else None
+        return Outcome(st, Action.REDACT, body=body)
+
+    def conversation_id(self, parsed: providers.ParsedRequest, identity: Identity) -> str:
+        """Provider conversation id if the wire format has one, else a hash of who, where and the first user message."""
+        first = next((s.text for s in parsed.segments if s.role == "user"), "")
+        basis = parsed.conversation_hint or first
+        raw = "\x1f".join((identity.user, parsed.adapter, basis))
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+    def _record(self, seg: Segment, f: Finding) -> FindingRecord:
+        from guard.core import mask
+
+        value = seg.text[f.start : f.end]
+        return FindingRecord(
+            f.category, f.entity_type, f.rule_id, _path_str(seg.path), f.start, f.end,
+            fingerprint(value, self.key), mask(value), f.score,
+        )  # fmt: skip
+
+    # -- reply side --------------------------------------------------------------------------
+
+    def restore_body(self, st: FlowState, content_type: str, body: bytes) -> bytes:
+        """Translate (routed) and restore a complete reply body; record token usage."""
+        if st.plan is not None and st.plan.translate_response is not None:
+            body = st.plan.translate_response(body)
+        ctype = content_type.split(";")[0].strip().lower()
+        if "json" in ctype:
+            st.usage = _usage_from(body) or st.usage
+        if st.vault is None or not len(st.vault):
+            return body
+        if "ndjson" in ctype:  # Ollama streams: one JSON object per line
+            return b"\n".join(restore_json(line, st.vault) if line.strip() else line for line in body.split(b"\n"))
+        if "json" in ctype:
+            return restore_json(body, st.vault)
+        if ctype.startswith("text/") or not ctype:
+            return st.vault.restore(body.decode("utf-8", "replace")).encode("utf-8")
+        return body
+
+    def stream(self, st: FlowState, encoding: str) -> StreamTransform:
+        """A transformer for a streamed (SSE) reply: decompress, translate, restore, watch usage."""
+        translate = st.plan.stream_translator() if st.plan and st.plan.stream_translator else None
+        restorer = StreamRestorer(st.vault) if st.vault is not None and len(st.vault) else None
+        return StreamTransform(st, encoding, translate, restorer)
+
+    def finish(
+        self, st: FlowState, *, upstream_status: int | None, response_bytes: int = 0, error: str = ""
+    ) -> AuditEvent:
+        """Build the flow's audit event and hand it to the sink without waiting."""
+        d = st.decision or Decision(Action.BLOCK, ("guard-fail-closed",), "no decision")
+        st.timings_ms.setdefault("total", _ms(st.started))
+        route = "none" if d.action is Action.BLOCK and not d.monitor else ("private" if st.plan else "public")
+        if st.destination.kind == "private":
+            route = "private"
+        event = AuditEvent(
+            action=str(d.action),
+            provider=st.adapter,
+            endpoint=st.endpoint,
+            model=st.model,
+            destination=st.destination.name,
+            route=route,
+            identity=st.identity.user,
+            groups=st.identity.groups,
+            client_address=st.client_address,
+            source=st.destination.source,
+            conversation_id=st.conversation_id,
+            monitor=d.monitor,
+            policy_rules=d.rules,
+            classifications=st.classifications,
+            reason=d.reason[:500],
+            findings=st.findings,
+            scanned=st.scanned,
+            skipped=st.skipped,
+            failed=(st.error,) if st.error else (),
+            request_bytes=st.request_bytes,
+            response_bytes=response_bytes,
+            timings_ms={k: round(v, 3) for k, v in st.timings_ms.items()},
+            upstream_status=upstream_status,
+            usage=st.usage,
+            error=st.error or error,
+            event_id=st.event_id,
+        )
+        try:
+            self.audit.submit(event)
+        except Exception as exc:  # the audit sink must never break the proxy
+            log.error("audit submit failed (%s)", type(exc).__name__)
+        return event
+
+
+class StreamTransform:
+    """Per-flow SSE transformer. On any error it stops emitting and ends the stream cleanly."""
+
+    def __init__(
+        self, st: FlowState, encoding: str, translate: Callable[[bytes], bytes] | None, restorer: StreamRestorer | None
+    ) -> None:
+        self.st = st
+        self._decoder = _decoder(encoding)
+        self._translate = translate
+        self._restorer = restorer
+        self._usage_buf = b""
+        self.failed = False
+        self.bytes_out = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Transform one chunk (arbitrary boundaries); b'' input means end of stream."""
+        if self.failed:
+            return b""
+        try:
+            out = self._step(chunk)
+        except Exception as exc:
+            self.failed = True
+            self.st.error = f"stream: {type(exc).__name__}"
+            log.error("stream transform failed (%s); stream ended [%s]", type(exc).__name__, self.st.event_id)
+            # End cleanly with one error event the SDKs surface, never half-restored text.
+            msg = f"guard could not restore the rest of this reply (guard reference {self.st.event_id[:12]})."
+            try:
+                return providers.stream_error_event(self.st.adapter, self.st.endpoint or "generic", msg)
+            except Exception:
+                return b""
+        self.bytes_out += len(out)
+        return out
+
+    def _step(self, chunk: bytes) -> bytes:
+        end = chunk == b""
+        data = self._decoder(chunk, end) if self._decoder else chunk
+        if self._translate is not None:
+            data = self._translate(data) + (self._translate(b"") if end else b"")
+        self._watch_usage(data)
+        if self._restorer is not None:
+            data = self._restorer.feed(data) if data else b""
+            if end:
+                data += self._restorer.close()
+        return data
+
+    def _watch_usage(self, data: bytes) -> None:
+        # Only complete lines that mention usage are parsed; everything else is skipped cheaply.
+        buf = self._usage_buf + data
+        lines = buf.split(b"\n")
+        self._usage_buf = lines.pop()[-65536:]
+        for line in lines:
+            if b'sage' in line and line.startswith(b"data:"):
+                usage = _usage_from(line[5:].strip())
+                if usage:
+                    self.st.usage = {**self.st.usage, **usage}
+
+
+def _usage_from(body: bytes) -> dict[str, int]:
+    """Token counts from an OpenAI / Anthropic / Gemini / Ollama reply object, if it reports them."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(obj, dict):
+        return {}
+    raw: Any = obj.get("usage") or obj.get("usageMetadata")
+    if raw is None and isinstance(obj.get("message"), dict):
+        raw = obj["message"].get("usage")  # Anthropic message_start event
+    if raw is None and isinstance(obj.get("response"), dict):
+        raw = obj["response"].get("usage")  # OpenAI Responses stream events
+    out: dict[str, int] = {}
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            if isinstance(v, int) and not isinstance(v, bool):
+                out[k] = v
+    for k in ("prompt_eval_count", "eval_count"):  # Ollama
+        if isinstance(obj.get(k), int):
+            out[k] = obj[k]
+    return out
+
+
+def _decoder(encoding: str) -> Callable[[bytes, bool], bytes] | None:
+    """Incremental decompressor for streamed bytes (they arrive still compressed)."""
+    enc = (encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        return None
+    if enc in ("gzip", "x-gzip", "deflate"):
+        import zlib
+
+        d = zlib.decompressobj(zlib.MAX_WBITS | 32 if enc != "deflate" else zlib.MAX_WBITS)
+        return lambda b, end: d.decompress(b) + (d.flush() if end else b"")
+    if enc == "br":
+        import brotli
+
+        br = brotli.Decompressor()
+        return lambda b, end: br.process(b) if b else b""
+    if enc == "zstd":
+        import zstandard
+
+        z = zstandard.ZstdDecompressor().decompressobj()
+        return lambda b, end: z.decompress(b) if b else b""
+    raise ValueError(f"unsupported content-encoding {enc!r}")
+
+
+def _path_str(path: Sequence[str | int]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000
+
+

@@ -1,0 +1,176 @@
+"""Launch guard's proxy: an embedded mitmproxy DumpMaster with the guard addon.
+
+Only hosts in rules/destinations.yaml are TLS-intercepted (mitmproxy `allow_hosts`, anchored
+`host:port` regexes); all other connections pass through as raw TCP. Detection runs in a pool of
+worker processes started (and warmed up) before the proxy accepts its first connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from guard.config import default_home
+
+if TYPE_CHECKING:
+    from guard.core import Decision
+    from guard.detect.pool import DetectionPool
+    from guard.pipeline import AuditSink, Pipeline, Router
+    from guard.policy import RequestContext
+    from guard.providers import ParsedRequest
+    from guard.routing import RoutePlan
+
+log = logging.getLogger(__name__)
+MiB = 1024 * 1024
+
+
+@dataclass
+class ProxyConfig:
+    port: int = 8080
+    host: str = ""
+    confdir: Path | None = None
+    rules_dir: Path | None = None
+    db_url: str = ""
+    upstream_ca: Path | None = None
+    mode: str = "regular"
+    workers: int | None = None
+    htpasswd: Path | None = None
+    identity_header: str = ""
+    body_limit: int = 8 * MiB
+    engine_factory: str = "guard.detect.engine:build_engine"
+    models: bool = True
+    home: Path | None = None
+    verbosity: str = "warn"
+
+
+def make_audit_sink(cfg: ProxyConfig, home: Path) -> AuditSink:
+    """The audit store writer for --db (default SQLite in GUARD_HOME); `jsonl:PATH` appends JSON lines instead."""
+    if cfg.db_url.startswith("jsonl:"):
+        from guard.audit_jsonl import JsonlAuditSink
+
+        return JsonlAuditSink(Path(cfg.db_url[len("jsonl:"):]))
+    from guard.audit.writer import AuditWriter
+
+    return AuditWriter(cfg.db_url or f"sqlite:///{home / 'audit.db'}", home / "spool").start()
+
+
+def build(cfg: ProxyConfig) -> tuple[Pipeline, DetectionPool, AuditSink]:
+    """Build (pipeline, pool, audit sink); raise ValueError / OSError on bad configuration."""
+    from guard.detect.pool import DetectionPool
+    from guard.events import load_fingerprint_key
+    from guard.hosts import load_destinations
+    from guard.identity import check_header_name, check_htpasswd
+    from guard.pipeline import Pipeline
+    from guard.policy import load_policy
+
+    home = cfg.home or default_home()
+    home.mkdir(parents=True, exist_ok=True)
+    if cfg.identity_header:
+        check_header_name(cfg.identity_header)
+    if cfg.htpasswd:
+        check_htpasswd(cfg.htpasswd)
+    if cfg.upstream_ca and not Path(cfg.upstream_ca).is_file():
+        raise ValueError(f"--upstream-ca {cfg.upstream_ca}: no such file")
+    destinations = load_destinations(cfg.rules_dir)
+    policy = load_policy(cfg.rules_dir)
+    router = _router(cfg, policy)
+    pool = DetectionPool(cfg.workers, cfg.rules_dir, models=cfg.models, factory=cfg.engine_factory)
+    sink = make_audit_sink(cfg, home)
+    pipeline = Pipeline(destinations, pool, policy, sink, load_fingerprint_key(home),
+                        body_limit=cfg.body_limit, router=router)  # fmt: skip
+    return pipeline, pool, sink
+
+
+def _router(cfg: ProxyConfig, policy: object) -> Router | None:
+    """Plan private routes with guard.routing.plan when the site has private destinations."""
+    try:
+        from guard.policy.destinations import load_destinations as load_all
+        from guard.routing.plan import plan_route
+    except ImportError:
+        return None
+    dests = load_all(cfg.rules_dir)
+    if not dests.private:
+        return None
+    on_unavailable = str(getattr(policy, "on_private_unavailable", "block"))
+
+    def route(parsed: ParsedRequest, decision: Decision, ctx: RequestContext, path: str) -> RoutePlan:
+        return plan_route(decision, parsed, dests, client_path=path, on_unavailable=on_unavailable)
+
+    return route
+
+
+class _Announce:
+    """Print where the proxy listens once it is up (tests and scripts read this line)."""
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        ps = ctx.master.addons.get("proxyserver")
+        for addr in ps.listen_addrs():
+            print(f"guard proxy listening on {addr[0]}:{addr[1]}", flush=True)
+
+
+async def serve(cfg: ProxyConfig) -> int:
+    """Run the proxy until SIGINT / SIGTERM; return the exit status."""
+    from mitmproxy import options
+    from mitmproxy.tools.dump import DumpMaster
+
+    from guard.addon import GuardAddon
+
+    pipeline, pool, sink = build(cfg)
+    print(f"guard proxy: starting {pool.workers} detection worker(s)…", file=sys.stderr, flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, pool.start)
+    home = cfg.home or default_home()
+    confdir = Path(cfg.confdir or home / "ca")
+    confdir.mkdir(parents=True, exist_ok=True)
+    mode = cfg.mode or "regular"
+    if mode.startswith("reverse:"):
+        from urllib.parse import urlsplit
+
+        target = urlsplit(mode[len("reverse:"):]).hostname or ""
+        if pipeline.destinations.match(target) is None:
+            raise ValueError(f"--mode {mode}: {target!r} is not a destination in destinations.yaml")
+    elif mode != "regular":
+        raise ValueError(f"--mode {mode!r}: use 'regular' or 'reverse:URL'")
+    opts = options.Options(mode=[mode], listen_host=cfg.host, listen_port=cfg.port, confdir=str(confdir))
+    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    settings: dict[str, object] = {
+        "termlog_verbosity": cfg.verbosity,
+        "connection_strategy": "lazy",
+        # Backstop only: guard blocks bodies above body_limit itself, with a readable message.
+        "body_size_limit": str(max(cfg.body_limit * 4, 64 * MiB)),
+    }
+    if mode == "regular":
+        settings["allow_hosts"] = pipeline.destinations.allow_hosts()
+    if cfg.upstream_ca:
+        settings["ssl_verify_upstream_trusted_ca"] = str(cfg.upstream_ca)
+    if cfg.htpasswd:
+        settings["proxyauth"] = f"@{cfg.htpasswd}"
+    master.options.update(**settings)
+    master.addons.add(GuardAddon(pipeline, identity_header=cfg.identity_header), _Announce())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    try:
+        await master.run()
+    finally:
+        await loop.run_in_executor(None, pool.close)
+        close = getattr(sink, "close", None)
+        if close:
+            close()
+    return 0
+
+
+def run(cfg: ProxyConfig) -> int:
+    """Start the proxy (blocking); print a one-line error and return 2 on bad configuration."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(serve(cfg))
+    except (ValueError, OSError) as exc:
+        print(f"guard proxy: {exc}", file=sys.stderr)
+        return 2
