@@ -11,6 +11,7 @@ from guard.audit.cli import audit_app
 from guard.proxy_cli import ca_app
 from guard.proxy_cli import proxy as proxy_command
 from guard.scan import scan_command
+from guard.siem.cli import export_app
 
 app = typer.Typer(
     name="guard",
@@ -22,6 +23,7 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Validate and test the rules directory.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
 
 RulesOpt = Annotated[
     Path | None,
@@ -125,6 +127,12 @@ from audit_ui.cli import ui_command, users_app  # noqa: E402 - the review UI's c
 
 app.command("ui")(ui_command)
 app.add_typer(users_app, name="users")
+
+
+from guard.policy.cli import edm_app, explain  # noqa: E402 - policy commands (guard/policy/cli.py)
+
+app.command("explain")(explain)
+app.add_typer(edm_app, name="edm")
 
 
 def main() -> None:
