@@ -1,7 +1,14 @@
 """Policy: decide allow / redact / route_private / block from findings, classification, user, destination.
 
-The interface the pipeline calls. `load_policy(rules_dir)` builds the site's policy from rules/;
-until a rules/policy.yaml exists it returns DefaultPolicy (redact every scored category).
+The interface the pipeline calls. `load_policy(rules_dir)` builds the site's policy from rules/
+(policy.yaml, classifiers.yaml, groups.yaml, destinations.yaml; guard.policy.engine.Policy); without a
+policy.yaml it returns DefaultPolicy (redact every scored category). `PolicyHolder` (guard.policy.holder)
+reloads it when the files change. The pipeline calls, per request:
+
+    ctx = RequestContext(user, groups, destination, destination_kind, provider, endpoint, model)
+    classes = policy.classify(segments)
+    hits = policy.applicable(ctx, hits)          # thresholds and allow-lists; redact only these
+    decision = policy.decide(ctx, hits, classes)
 """
 
 from __future__ import annotations
@@ -31,9 +38,18 @@ class DefaultPolicy:
 
     name = "default"
 
+    private_target = ""
+    on_private_unavailable = "block"
+
     def classify(self, segments: Sequence[Segment]) -> list[Classification]:
         """Return whole-prompt labels (markings, codenames, EDM hits); none in the default."""
         return []
+
+    def applicable(
+        self, ctx: RequestContext, findings: Sequence[tuple[Segment, Finding]]
+    ) -> list[tuple[Segment, Finding]]:
+        """Return the findings the policy acts on (all of them in the default)."""
+        return list(findings)
 
     def decide(
         self,
@@ -50,6 +66,10 @@ class DefaultPolicy:
         return Decision(Action.REDACT, ("default-redact",), "personal data or secrets", redact_categories=cats)
 
 
-def load_policy(rules_dir: Path | None = None) -> DefaultPolicy:
-    """Load the site's policy from rules/ (the default policy until rules/policy.yaml exists)."""
-    return DefaultPolicy()
+def load_policy(
+    rules_dir: Path | None = None, *, private_model_url: str | None = None, edm_dir: Path | None = None
+) -> DefaultPolicy:
+    """Load the site's policy from rules/ (DefaultPolicy when there is no policy.yaml); RuleError if invalid."""
+    from guard.policy.loader import load_site_policy
+
+    return load_site_policy(rules_dir, private_model_url=private_model_url, edm_dir=edm_dir)
