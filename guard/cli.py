@@ -11,6 +11,7 @@ from guard.audit.cli import audit_app
 from guard.proxy_cli import ca_app
 from guard.proxy_cli import proxy as proxy_command
 from guard.scan import scan_command
+from guard.siem.cli import export_app
 
 app = typer.Typer(
     name="guard",
@@ -22,6 +23,7 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Validate and test the rules directory.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
 
 RulesOpt = Annotated[
     Path | None,
