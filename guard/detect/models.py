@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from guard.core import Finding
+from guard.detect.intervals import inside
 from guard.detect.names import gazetteer, gazetteer_persons, relabel
 from guard.detect.zh import JiebaPersons
 
@@ -74,9 +75,10 @@ class SpacyPersons:
             word = m.group().lower()
             if (word in first or word in last) and not _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]):
                 cands.append(m.span())
+        explained = sorted((f.start, f.end) for f in known)
         spans: list[tuple[int, int]] = []
         for s, e in sorted(cands):
-            if any(f.start <= s and e <= f.end for f in known):
+            if inside(explained, s, e):
                 continue
             a, b = max(0, s - WINDOW), min(len(text), e + WINDOW)
             # Snap to whitespace so spaCy never sees half a word.

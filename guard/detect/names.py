@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 from guard.core import Finding
+from guard.detect.intervals import inside
 
 # A Titlecase word of a Latin-script name (accents, apostrophe and hyphen inside: O'Connor, Heß).
 _WORD = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žA-Z'’\-]*[a-zß-öø-ÿā-ž]"
@@ -125,7 +126,7 @@ def gazetteer_persons(text: str) -> list[Finding]:
             pos = s + span.index(" ") + 1  # "Email Annette Mayo": try again from the second word
     for m in SINGLE.finditer(text):
         s, e = m.span("name")
-        if any(a <= s < b for a, b in taken):
+        if taken and inside(taken, s, s + 1):
             continue
         word = m.group("name").lower()
         titled = bool(_TITLE.search(text[max(0, s - 12) : s]))

@@ -12,6 +12,7 @@ import logging
 import re
 
 from guard.core import Finding
+from guard.detect.intervals import inside
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Common single-character surnames (top ~130 by population, Ministry of Public Security 2020 list).
@@ -59,11 +60,7 @@ class JiebaPersons:
     def scan(self, text: str) -> list[Finding]:
         """Return the Chinese person names in one text."""
         spans: set[tuple[int, int]] = set()
-        pos = 0
-        for word, flag in self._load().cut(text):
-            start = text.find(word, pos)
-            if start < 0:
-                continue
+        for start, word, flag in self._tagged(text):
             pos = start + len(word)
             if flag != "nr" or not 2 <= len(word) <= 4 or not CJK.match(word):
                 continue
@@ -72,11 +69,30 @@ class JiebaPersons:
                 start -= 1
             if _is_name(text, start, pos):
                 spans.add((start, pos))
+        ordered = sorted(spans)
         for m in _CUE_NAME.finditer(text):
             s, e = m.span("name")
-            if _is_name(text, s, e) and not any(a <= s < b for a, b in spans):
+            if _is_name(text, s, e) and not inside(ordered, s, s + 1):
                 spans.add((s, e))
         return [Finding("person", "PERSON", "zh-person", s, e, 0.6) for s, e in sorted(spans)]
+
+    def _tagged(self, text: str) -> list[tuple[int, str, str]]:
+        """(offset, word, flag) for the lines that hold CJK: jieba never sees English or code lines."""
+        pseg = self._load()
+        out: list[tuple[int, str, str]] = []
+        lo = 0
+        for line in text.split("\n"):
+            hi = lo + len(line)
+            pos, lo = lo, hi + 1
+            if not CJK.search(line):
+                continue
+            for word, flag in pseg.cut(line):
+                start = text.find(word, pos, hi)
+                if start < 0:
+                    continue
+                pos = start + len(word)
+                out.append((start, word, flag))
+        return out
 
 
 def _is_name(text: str, start: int, end: int) -> bool:
