@@ -1,0 +1,101 @@
+"""Personal data a user expects guard to find, and look-alikes it must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from guard.core import CATEGORIES
+
+
+def _found(engine, text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in engine.scan(text):
+        if f.category in CATEGORIES:
+            out.setdefault(f.category, []).append(text[f.start : f.end])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "value"),
+    [
+        ("Ring me on +49 30 901820 or later", "phone", "+49 30 901820"),
+        ("Office line (212) 555-0187, ask for Sam", "phone", "(212) 555-0187"),
+        ("UK mobile 07700 900461 after six", "phone", "07700 900461"),
+        ("联系电话：138 0013 8000，谢谢", "phone", "138 0013 8000"),
+        ("Charge it to 5189-4386-0668-9283 please", "payment_card", "5189-4386-0668-9283"),
+        ("The IBAN is NL91 ABNA 0417 1643 00 for the refund", "bank_account", "NL91 ABNA 0417 1643 00"),
+        ("her NI number is QQ 12 34 56 C", "national_id", "QQ 12 34 56 C"),
+        ("SSN 536-22-8726 was rejected", "national_id", "536-22-8726"),
+        ("身份证号11010519491231002X请核对", "national_id", "11010519491231002X"),
+        ("passport no. E12345678 expires soon", "national_id", "E12345678"),
+        (
+            "Send it to 742 Evergreen Terrace, Springfield, OR 97403 by Friday",
+            "address",
+            "742 Evergreen Terrace, Springfield, OR 97403",
+        ),
+        ("Deliver to Flat 3, Albion Court, Leeds, LS2 7EY tomorrow", "address", "Flat 3, Albion Court, Leeds, LS2 7EY"),
+        ("Bitte an Lindenstraße 12, 80331 München schicken", "address", "Lindenstraße 12, 80331 München"),
+        ("寄到上海市浦东新区世纪大道100号 200120。", "address", "上海市浦东新区世纪大道100号 200120"),
+        ("The host 2001:db8:85a3::8a2e:370:7334 is down", "ip_address", "2001:db8:85a3::8a2e:370:7334"),
+    ],
+)
+def test_when_prompt_holds_personal_value_then_it_is_found_whole(pattern_engine, text, category, value):
+    assert value in _found(pattern_engine, text).get(category, [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Version 4.12.1 fixed 3 bugs; see issue 1234567890123.",
+        "Order ORD-2024-0815 shipped on 2024-08-15 at 10:30:45.",
+        "The function returns 4111111111111112 when overflowing.",
+        "We had 3 points to discuss and 5 Ways to improve.",
+        "uuid 123e4567-e89b-12d3-a456-426614174000 and sha 9f86d081884c7d659a2feaa0c55ad015",
+        "本季度营收增长了12%，请把这句话翻译成英文。",
+    ],
+)
+def test_when_prompt_is_harmless_then_no_personal_data_is_flagged(engine, text):
+    assert _found(engine, text) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Customer record — name: Antoine Petitjean; status active", "Antoine Petitjean"),
+        ("Please write a thank-you note to Dr. Ingrid Van der Berg", "Ingrid Van der Berg"),
+        ("Rows:\nMargaret T. Okafor|mokafor@example.org|pending", "Margaret T. Okafor"),
+        ("I met with Yusuf Demirci yesterday about the lease.", "Yusuf Demirci"),
+    ],
+)
+def test_when_english_name_is_written_then_person_is_found(engine, text, name):
+    persons = _found(engine, text).get("person", [])
+    assert any(name in p for p in persons), persons
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("请给王建国发短信，告诉他会议改到周五。", "王建国"),
+        ("员工欧阳娜娜的合同下月到期。", "欧阳娜娜"),
+    ],
+)
+def test_when_chinese_name_is_written_then_person_is_found(engine, text, name):
+    assert name in _found(engine, text).get("person", [])
+
+
+def test_when_chinese_company_brand_looks_like_a_name_then_it_is_not_a_person(engine):
+    assert "person" not in _found(engine, "本季度明腾科技有限公司的营收增长了12%。")
+
+
+def test_when_places_and_code_are_titlecase_then_they_are_not_persons(engine):
+    text = "Plan a trip to Lake Marie and East Sarahfurt.\n>>> Fraction(Fraction(1, 7), Fraction(2, 3))"
+    assert "person" not in _found(engine, text)
+
+
+def test_every_finding_carries_category_entity_rule_span_and_score(engine):
+    text = "Call Paul Morris on +1-582-791-7427 or mail paul.morris@example.com"
+    findings = engine.scan(text)
+    assert {f.category for f in findings} >= {"person", "phone", "email"}
+    for f in findings:
+        assert f.category and f.entity_type.isupper() and f.rule_id and 0 < f.score <= 1
+        assert 0 <= f.start < f.end <= len(text)
