@@ -42,6 +42,12 @@ def _dumps(d: object) -> str:
     return json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
 class JsonLinesSink:
     """ECS documents as JSON lines to a file (appended and fsync'd per batch) or to stdout ('-')."""
 
@@ -50,6 +56,8 @@ class JsonLinesSink:
     def __init__(self, path: str = "-") -> None:
         self.path = path
         self._fh = sys.stdout if path == "-" else open(path, "a", encoding="utf-8")  # noqa: SIM115
+        if path != "-" and self._fh.tell() and not _ends_with_newline(path):
+            self._fh.write("\n")  # a line torn by a crash must not swallow the first line we append
 
     def send(self, batch: Sequence[Exported]) -> None:
         try:

@@ -243,3 +243,13 @@ def test_cursors_are_independent_per_name(filled, tmp_path):
     b = Exporter(store, JsonLinesSink(str(tmp_path / "b")), "b", batch_size=2)
     assert b.run_once() == 2
     assert (a.cursor(), b.cursor()) == (5, 2)
+
+
+def test_jsonl_sink_starts_a_fresh_line_after_a_torn_one(filled, tmp_path):
+    store, exported = filled
+    out = tmp_path / "torn.jsonl"
+    out.write_text('{"event": {"sequence": 1, "id": "cut-off-by-a-cra')  # what kill -9 mid-write leaves
+    JsonLinesSink(str(out)).send(exported[:2])
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    assert [json.loads(x)["event"]["sequence"] for x in lines[1:]] == [1, 2]
