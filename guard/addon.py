@@ -13,7 +13,8 @@ from mitmproxy import http
 
 from guard import identity as ident
 from guard.core import Action
-from guard.pipeline import FlowState, Outcome, Pipeline, RequestIn, StreamTransform
+from guard.pipeline import FlowState, Outcome, Pipeline, RequestIn
+from guard.streaming import StreamTransform
 
 log = logging.getLogger(__name__)
 KEY = "guard"  # flow.metadata key of the FlowState
@@ -93,8 +94,14 @@ class GuardAddon:
         elif outcome.action is Action.REDACT and outcome.body is not None:
             req.headers.pop("content-encoding", None)
             req.content = outcome.body
+        elif outcome.action is Action.ROUTE_PRIVATE and outcome.response is not None:
+            # The private model already answered (pipeline): nothing of this request goes upstream.
+            status, headers, body = outcome.response
+            flow.response = http.Response.make(status, body, headers)
         elif outcome.action is Action.ROUTE_PRIVATE and outcome.plan is not None:
             plan = outcome.plan
+            for name in ("authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"):
+                req.headers.pop(name, None)  # the public provider's credentials never reach the private model
             req.url = plan.url
             for name, value in plan.headers.items():
                 req.headers[name] = value
@@ -108,7 +115,7 @@ class GuardAddon:
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         """Stream SSE replies through the restorer; leave other replies to `response`."""
         st: FlowState | None = flow.metadata.get(KEY)
-        if st is None or st.blocked_by_guard or flow.response is None:
+        if st is None or st.blocked_by_guard or st.private_reply or flow.response is None:
             return
         try:
             ctype = flow.response.headers.get("content-type", "").lower()
@@ -133,7 +140,7 @@ class GuardAddon:
         try:
             if flow.metadata.get("guard.reply_failed"):
                 raise RuntimeError("reply setup failed")
-            if not st.blocked_by_guard and streamed is None:
+            if not st.blocked_by_guard and not st.private_reply and streamed is None:
                 body = resp.content or b""
                 restored = self.pipeline.restore_body(st, resp.headers.get("content-type", ""), body)
                 if restored is not body:

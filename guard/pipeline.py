@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from guard import providers
 from guard.core import Action, Classification, Decision, Finding, Segment
@@ -25,6 +25,7 @@ from guard.identity import Identity
 from guard.policy import RequestContext
 from guard.restore import StreamRestorer, restore_json
 from guard.routing import RoutePlan
+from guard.streaming import StreamTransform, usage_from
 from guard.vault import Vault, VaultStore
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class FlowState:
     vault: Vault | None = None
     decision: Decision | None = None
     plan: RoutePlan | None = None
+    private_reply: bool = False  # the reply came from the private model, already in the client's format
     findings: tuple[FindingRecord, ...] = ()
     classifications: tuple[str, ...] = ()
     scanned: tuple[str, ...] = ()
@@ -179,6 +181,10 @@ class Pipeline:
             chosen = [acted.get(id(s), []) for s in segments]
             outcome = self._apply(st, parsed, segments, chosen, decision, ctx, req.path)
             st.timings_ms["apply"] = _ms(t)
+            if outcome.plan is not None:
+                stage = "routing"
+                redact = lambda d: self._apply(st, parsed, segments, chosen, d, ctx, req.path)  # noqa: E731
+                outcome = await self._send_private(st, outcome, redact)
             return outcome
         except providers.RequestError as exc:
             st.error = f"RequestError: {exc}"
@@ -206,6 +212,31 @@ class Pipeline:
             response = (403, {"content-type": "application/json"},
                         json.dumps({"error": {"message": message, "type": "guard_blocked"}}).encode())  # fmt: skip
         return Outcome(st, Action.BLOCK, response=response)
+
+    async def _send_private(self, st: FlowState, outcome: Outcome, redact: Callable[[Decision], Outcome]) -> Outcome:
+        """Ask the private model now (own CA, timeouts); when it is down or slow, block or redact as the policy says."""
+        from dataclasses import replace
+
+        from guard.routing.client import PrivateModelUnavailable, send
+
+        plan = outcome.plan
+        assert plan is not None
+        d = st.decision or Decision(Action.ROUTE_PRIVATE)
+        t = time.perf_counter()
+        try:
+            reply = await send(plan)
+        except PrivateModelUnavailable as exc:  # its message names the model and the failure, never the prompt
+            st.error, st.plan = f"routing: {exc}", None
+            if plan.on_unavailable == "redact":
+                st.decision = replace(d, action=Action.REDACT, rules=(*d.rules, "private-unavailable-redact"), target="")
+                return redact(st.decision)
+            st.decision = Decision(Action.BLOCK, (*d.rules, "private-model-unavailable"), plan.unavailable_message)
+            return self.block(st, plan.unavailable_message, policy=True)
+        finally:
+            st.timings_ms["private"] = _ms(t)
+        st.private_reply = True
+        outcome.response = (reply.status, reply.headers, reply.body)
+        return outcome
 
     def _apply(
         self,
@@ -272,7 +303,7 @@ class Pipeline:
             body = st.plan.translate_response(body)
         ctype = content_type.split(";")[0].strip().lower()
         if "json" in ctype:
-            st.usage = _usage_from(body) or st.usage
+            st.usage = usage_from(body) or st.usage
         if st.vault is None or not len(st.vault):
             return body
         if "ndjson" in ctype:  # Ollama streams: one JSON object per line
@@ -331,110 +362,6 @@ class Pipeline:
         except Exception as exc:  # the audit sink must never break the proxy
             log.error("audit submit failed (%s)", type(exc).__name__)
         return event
-
-
-class StreamTransform:
-    """Per-flow SSE transformer. On any error it stops emitting and ends the stream cleanly."""
-
-    def __init__(
-        self, st: FlowState, encoding: str, translate: Callable[[bytes], bytes] | None, restorer: StreamRestorer | None
-    ) -> None:
-        self.st = st
-        self._decoder = _decoder(encoding)
-        self._translate = translate
-        self._restorer = restorer
-        self._usage_buf = b""
-        self.failed = False
-        self.bytes_out = 0
-
-    def feed(self, chunk: bytes) -> bytes:
-        """Transform one chunk (arbitrary boundaries); b'' input means end of stream."""
-        if self.failed:
-            return b""
-        try:
-            out = self._step(chunk)
-        except Exception as exc:
-            self.failed = True
-            self.st.error = f"stream: {type(exc).__name__}"
-            log.error("stream transform failed (%s); stream ended [%s]", type(exc).__name__, self.st.event_id)
-            # End cleanly with one error event the SDKs surface, never half-restored text.
-            msg = f"guard could not restore the rest of this reply (guard reference {self.st.event_id[:12]})."
-            try:
-                return providers.stream_error_event(self.st.adapter, self.st.endpoint or "generic", msg)
-            except Exception:
-                return b""
-        self.bytes_out += len(out)
-        return out
-
-    def _step(self, chunk: bytes) -> bytes:
-        end = chunk == b""
-        data = self._decoder(chunk, end) if self._decoder else chunk
-        if self._translate is not None:
-            data = self._translate(data) + (self._translate(b"") if end else b"")
-        self._watch_usage(data)
-        if self._restorer is not None:
-            data = self._restorer.feed(data) if data else b""
-            if end:
-                data += self._restorer.close()
-        return data
-
-    def _watch_usage(self, data: bytes) -> None:
-        # Only complete lines that mention usage are parsed; everything else is skipped cheaply.
-        buf = self._usage_buf + data
-        lines = buf.split(b"\n")
-        self._usage_buf = lines.pop()[-65536:]
-        for line in lines:
-            if b'sage' in line and line.startswith(b"data:"):
-                usage = _usage_from(line[5:].strip())
-                if usage:
-                    self.st.usage = {**self.st.usage, **usage}
-
-
-def _usage_from(body: bytes) -> dict[str, int]:
-    """Token counts from an OpenAI / Anthropic / Gemini / Ollama reply object, if it reports them."""
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    if not isinstance(obj, dict):
-        return {}
-    raw: Any = obj.get("usage") or obj.get("usageMetadata")
-    if raw is None and isinstance(obj.get("message"), dict):
-        raw = obj["message"].get("usage")  # Anthropic message_start event
-    if raw is None and isinstance(obj.get("response"), dict):
-        raw = obj["response"].get("usage")  # OpenAI Responses stream events
-    out: dict[str, int] = {}
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            if isinstance(v, int) and not isinstance(v, bool):
-                out[k] = v
-    for k in ("prompt_eval_count", "eval_count"):  # Ollama
-        if isinstance(obj.get(k), int):
-            out[k] = obj[k]
-    return out
-
-
-def _decoder(encoding: str) -> Callable[[bytes, bool], bytes] | None:
-    """Incremental decompressor for streamed bytes (they arrive still compressed)."""
-    enc = (encoding or "identity").strip().lower()
-    if enc in ("", "identity"):
-        return None
-    if enc in ("gzip", "x-gzip", "deflate"):
-        import zlib
-
-        d = zlib.decompressobj(zlib.MAX_WBITS | 32 if enc != "deflate" else zlib.MAX_WBITS)
-        return lambda b, end: d.decompress(b) + (d.flush() if end else b"")
-    if enc == "br":
-        import brotli
-
-        br = brotli.Decompressor()
-        return lambda b, end: br.process(b) if b else b""
-    if enc == "zstd":
-        import zstandard
-
-        z = zstandard.ZstdDecompressor().decompressobj()
-        return lambda b, end: z.decompress(b) if b else b""
-    raise ValueError(f"unsupported content-encoding {enc!r}")
 
 
 def _path_str(path: Sequence[str | int]) -> str:

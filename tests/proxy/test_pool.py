@@ -1,0 +1,46 @@
+"""DetectionPool: real worker processes, a findings cache per text, and failures that raise."""
+
+from __future__ import annotations
+
+import pytest
+
+from guard.detect.pool import DetectionError, DetectionPool, _split
+from tests.e2e.faulty import DIE, RAISE
+
+pytestmark = pytest.mark.slow
+
+
+async def test_when_texts_hold_values_then_workers_find_them(pool: DetectionPool):
+    found = await pool.scan(["mail bob.martin@gmail.com now", "nothing here"])
+    assert [f.category for f in found[0]] == ["email"]
+    assert found[0][0].start == 5 and found[1] == []
+
+
+async def test_when_history_is_resent_then_only_new_texts_reach_workers(pool: DetectionPool):
+    turn1 = ["first message carol@gmail.com"]
+    await pool.scan(turn1)
+    misses = pool.misses
+    await pool.scan([*turn1, "assistant reply", "second message dave@gmail.com"])
+    assert pool.misses - misses == 2, "the resent first message comes from the cache"
+
+
+async def test_when_detector_raises_then_scan_raises_without_text(pool: DetectionPool):
+    with pytest.raises(DetectionError) as err:
+        await pool.scan([f"{RAISE} secret text erin@gmail.com"])
+    assert "erin" not in str(err.value)
+
+
+async def test_when_worker_dies_then_scan_raises_and_pool_recovers(pool: DetectionPool):
+    restarts = pool.restarts
+    with pytest.raises(DetectionError, match="died"):
+        await pool.scan([f"{DIE} frank@gmail.com"])
+    assert pool.restarts == restarts + 1
+    found = await pool.scan(["then grace@gmail.com"])
+    assert found[0][0].category == "email"
+
+
+def test_when_batch_is_large_then_it_is_split_across_workers():
+    texts = ["a" * 10_000] * 6
+    batches = _split(texts, 3)
+    assert len(batches) == 3 and sum(len(b) for b in batches) == 6
+    assert _split(["short"], 4) == [["short"]]
