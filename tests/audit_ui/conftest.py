@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from audit_ui import accounts
 from audit_ui.app import create_app
 from audit_ui.core.config import Settings
+from audit_ui.core.security import hash_password
 from guard.audit.chain import append
+from guard.audit.models import User
 from guard.audit.store import Store, open_store
 from guard.events import AuditEvent, FindingRecord
 
@@ -116,10 +121,18 @@ def settings(tmp_path: Path, store: Store) -> Settings:
     return Settings(database_url=store.url, rules=rules, home=tmp_path)
 
 
+@functools.cache
+def _password_hash() -> str:
+    # argon2 costs ~0.1-0.6 s per hash here: hash the shared test password once per session.
+    return hash_password(PASSWORD)
+
+
 def make_users(store: Store) -> None:
+    """One user per role, named after it, all with PASSWORD."""
     with Session(store.engine) as db:
         for role in ROLES:
-            accounts.create(db, role, role, PASSWORD)
+            db.add(User(name=role, role=role, password_hash=_password_hash()))
+        db.commit()
 
 
 @pytest.fixture
@@ -165,3 +178,31 @@ def as_role(app):  # noqa: ANN001, ANN201
     yield make
     for c in clients:
         c.__exit__(None, None, None)
+
+
+PG_URL = os.environ.get("GUARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose tables live in a schema made for this test and dropped after it."""
+    import psycopg
+
+    schema = f"guard_ui_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh audit store: once on SQLite, once on PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'q.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = open_store(url)
+    yield s
+    s.close()
