@@ -116,3 +116,8 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
 from guard.detect.checks import PII_VALIDATORS  # noqa: E402
 
 VALIDATORS.update(PII_VALIDATORS)
+
+# Credential value checks (placeholders, code references, randomness, JWT) live in their own module.
+from guard.detect.secretcheck import SECRET_VALIDATORS  # noqa: E402
+
+VALIDATORS.update(SECRET_VALIDATORS)
