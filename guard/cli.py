@@ -135,6 +135,32 @@ app.command("explain")(explain)
 app.add_typer(edm_app, name="edm")
 
 
+@app.command("up")
+def up(
+    port: Annotated[int, typer.Option("--port", help="Proxy port (0: any free port).")] = 8080,
+    host: Annotated[
+        str, typer.Option("--host", help="Proxy listen address; 0.0.0.0 to serve other machines.")
+    ] = "127.0.0.1",
+    ui_port: Annotated[int, typer.Option("--ui-port", help="Review UI port on 127.0.0.1 (0: any free port).")] = 8000,
+    admin: Annotated[
+        str,
+        typer.Option("--admin", help="Name of the first admin, created with a one-time password if no user exists."),
+    ] = "admin",
+    rules: RulesOpt = None,
+    db: Annotated[
+        str,
+        typer.Option("--db", help="Audit store URL (default: GUARD_DATABASE_URL or the SQLite file in GUARD_HOME)."),
+    ] = "",
+    no_models: Annotated[
+        bool, typer.Option("--no-models", help="Pattern rules only: start faster, skip spaCy / jieba name models.")
+    ] = False,
+) -> None:
+    """Start proxy + review UI on the embedded SQLite store, create the first admin, print what to do next."""
+    from guard.up import up_command
+
+    raise typer.Exit(up_command(port, host, ui_port, admin, rules, db, no_models))
+
+
 def main() -> None:
     app()
 

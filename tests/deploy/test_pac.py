@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pypac.parser import PACFile
+from typer.testing import CliRunner
 
+from guard.cli import app
 from guard.pac import PacError, destination_hosts
 
-GUARD = [sys.executable, "-m", "guard"]
+
+class Result:
+    def __init__(self, r) -> None:
+        self.returncode, self.stdout, self.stderr = r.exit_code, r.stdout, r.stderr
 
 
-def run_pac(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*GUARD, "pac", *args], capture_output=True, text=True, timeout=60)
+def run_pac(*args: str) -> Result:
+    """Run `guard pac` in-process through the real Typer app (stdout and stderr kept apart)."""
+    return Result(CliRunner().invoke(app, ["pac", *args]))
 
 
 def proxy_for(pac: str, url: str) -> str:
