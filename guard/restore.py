@@ -46,14 +46,21 @@ _DELTAS: tuple[tuple[tuple[str | int, ...], bool], ...] = (
 _JSON_KEYS = ("arguments", "partial_json")
 _EVENT_END = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")  # SSE: an event ends at a blank line
 _LINE = re.compile(r"\r\n|\r|\n")
+# Could this event text hold a placeholder or the start of one? "[" then a capital, or "[" ending a string
+# (JSON: `["`), or an escape. Without any, and with nothing held, an event passes untouched.
+_MAYBE = re.compile(rb'\[[A-Z"\\]')
+
+
+_BY_SHAPE: dict[tuple[int, str | int], list[tuple[tuple[str | int, ...], bool]]] = {}
+for _pattern, _is_json in _DELTAS:
+    _BY_SHAPE.setdefault((len(_pattern), _pattern[-1]), []).append((_pattern, _is_json))
 
 
 def _match(path: tuple[str | int, ...]) -> bool | None:
     """None if path is not a delta string, else whether it holds JSON source."""
-    for pattern, is_json in _DELTAS:
-        if len(pattern) == len(path) and all(
-            p == q or (p == _ANY and isinstance(q, int)) for p, q in zip(pattern, path, strict=True)
-        ):
+    last = _ANY if isinstance(path[-1], int) else path[-1]
+    for pattern, is_json in _BY_SHAPE.get((len(path), last), ()):
+        if all(p == q or (p == _ANY and isinstance(q, int)) for p, q in zip(pattern, path, strict=True)):
             return is_json
     return None
 
@@ -155,6 +162,8 @@ class StreamRestorer:
         return m.start(), m.end()
 
     def _event(self, raw: bytes, sep: bytes) -> bytes:
+        if not self._held and _MAYBE.search(raw) is None:
+            return raw + sep
         if self._ndjson:
             return self._ndjson_line(raw, sep)
         text = raw.decode("utf-8", "replace")
@@ -189,9 +198,12 @@ class StreamRestorer:
 
     def _restore_doc(self, doc: Any, name: str | None) -> tuple[bytes, bool]:
         """Restore one parsed event in place; return (bytes to emit before it, whether it changed)."""
-        strings = _strings(doc)
-        deltas = [(c, k, p, _match(p)) for c, k, p in strings]
-        before = b"" if any(d[3] is not None for d in deltas) else self._flush()
+        if self._held:
+            deltas = [(c, k, p, _match(p)) for c, k, p in _strings(doc)]
+            before = b"" if any(d[3] is not None for d in deltas) else self._flush()
+        else:  # nothing held: only strings with a "[" can change
+            deltas = [(c, k, p, _match(p)) for c, k, p in _strings(doc) if "[" in c[k]]
+            before = b""
         changed = False
         root_type = doc.get("type") if isinstance(doc, dict) else None
         for container, key, path, is_json in deltas:
