@@ -18,12 +18,8 @@ from typing import TYPE_CHECKING
 from guard.config import default_home
 
 if TYPE_CHECKING:
-    from guard.core import Decision
     from guard.detect.pool import DetectionPool
     from guard.pipeline import AuditSink, Pipeline, Router
-    from guard.policy import RequestContext
-    from guard.providers import ParsedRequest
-    from guard.routing import RoutePlan
 
 log = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -46,6 +42,7 @@ class ProxyConfig:
     models: bool = True
     home: Path | None = None
     verbosity: str = "warn"
+    private_model: str = ""  # --private-model / GUARD_PRIVATE_MODEL_URL: OpenAI-compatible base URL
 
 
 def make_audit_sink(cfg: ProxyConfig, home: Path) -> AuditSink:
@@ -77,7 +74,10 @@ def build(cfg: ProxyConfig) -> tuple[Pipeline, DetectionPool, AuditSink]:
     if cfg.upstream_ca and not Path(cfg.upstream_ca).is_file():
         raise ValueError(f"--upstream-ca {cfg.upstream_ca}: no such file")
     destinations = load_destinations(cfg.rules_dir)
-    policy = load_policy(cfg.rules_dir)
+    from guard.policy.loader import PolicyHolder
+
+    load_policy(cfg.rules_dir, private_model_url=cfg.private_model or None)  # fail fast on invalid rules
+    policy = PolicyHolder(cfg.rules_dir, private_model_url=cfg.private_model or None)  # hot reload
     router = _router(cfg, policy)
     pool = DetectionPool(cfg.workers, cfg.rules_dir, models=cfg.models, factory=cfg.engine_factory)
     sink = make_audit_sink(cfg, home)
@@ -88,20 +88,9 @@ def build(cfg: ProxyConfig) -> tuple[Pipeline, DetectionPool, AuditSink]:
 
 def _router(cfg: ProxyConfig, policy: object) -> Router | None:
     """Plan private routes with guard.routing.plan when the site has private destinations."""
-    try:
-        from guard.policy.destinations import load_destinations as load_all
-        from guard.routing.plan import plan_route
-    except ImportError:
-        return None
-    dests = load_all(cfg.rules_dir)
-    if not dests.private:
-        return None
-    on_unavailable = str(getattr(policy, "on_private_unavailable", "block"))
+    from guard.routing.plan import make_router
 
-    def route(parsed: ParsedRequest, decision: Decision, ctx: RequestContext, path: str) -> RoutePlan:
-        return plan_route(decision, parsed, dests, client_path=path, on_unavailable=on_unavailable)
-
-    return route
+    return make_router(policy)  # private destinations of the policy in force (hot reload included)
 
 
 class _Announce:

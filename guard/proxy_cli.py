@@ -80,6 +80,12 @@ def proxy(
     verbosity: Annotated[
         str, typer.Option("--log-level", envvar="GUARD_LOG_LEVEL", help="mitmproxy log level: error, warn, info, debug.")
     ] = "warn",
+    private_model: Annotated[
+        str,
+        typer.Option("--private-model", envvar="GUARD_PRIVATE_MODEL_URL",
+                     help="OpenAI-compatible base URL of the company's private model (e.g. http://llm:8000/v1); "
+                          "route_private decisions go there. More models: rules/destinations.yaml `private:`."),
+    ] = "",  # fmt: skip
 ) -> None:
     """Run the guard proxy: intercept LLM hosts, redact, restore replies, block, audit."""
     from guard.proxy import ProxyConfig, run
@@ -91,7 +97,7 @@ def proxy(
     cfg = ProxyConfig(
         port=port, host=host, confdir=confdir, rules_dir=rules, db_url=db, upstream_ca=upstream_ca, mode=mode,
         workers=workers or None, htpasswd=htpasswd, identity_header=identity_header, body_limit=limit,
-        engine_factory=engine_factory, models=not no_models, verbosity=verbosity,
+        engine_factory=engine_factory, models=not no_models, verbosity=verbosity, private_model=private_model,
     )  # fmt: skip
     raise typer.Exit(run(cfg))
 

@@ -6,11 +6,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from guard.config import default_home
+from guard.core import Classification, Decision, Finding, Segment
 from guard.detect.rules import BUNDLED_RULES, RuleError
-from guard.policy import DefaultPolicy
+from guard.policy import DefaultPolicy, RequestContext
 from guard.policy.classify import load_classifiers
 from guard.policy.destinations import load_destinations
 from guard.policy.edm import EdmError
@@ -111,3 +113,34 @@ class PolicyHolder:
             self.generation += 1
             log.info("policy reloaded (generation %d)", self.generation)
             return True
+
+    # The pipeline may hold the holder itself: each call goes to the policy in force.
+
+    @property
+    def destinations(self) -> object:
+        return getattr(self.get(), "destinations", None)
+
+    @property
+    def private_target(self) -> str:
+        return self.get().private_target
+
+    @property
+    def on_private_unavailable(self) -> str:
+        return self.get().on_private_unavailable
+
+    def classify(self, segments: Sequence[Segment]) -> list[Classification]:
+        """Classify with the policy in force."""
+        return self.get().classify(segments)
+
+    def applicable(self, ctx: RequestContext, findings: Sequence[tuple[Segment, Finding]]) -> list:
+        """Filter findings with the policy in force."""
+        return self.get().applicable(ctx, findings)
+
+    def decide(
+        self,
+        ctx: RequestContext,
+        findings: Sequence[tuple[Segment, Finding]],
+        classifications: Sequence[Classification] = (),
+    ) -> Decision:
+        """Decide with the policy in force."""
+        return self.get().decide(ctx, findings, classifications)

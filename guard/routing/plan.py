@@ -103,14 +103,15 @@ def unavailable_message(dest: PrivateDestination) -> str:
     )
 
 
-def make_router(policy: Any) -> Callable[[Any, Decision, Any], RoutePlan]:
-    """A pipeline Router (parsed, decision, ctx) -> RoutePlan over a Policy or a PolicyHolder."""
+def make_router(policy: Any) -> Callable[..., RoutePlan]:
+    """A pipeline Router (parsed, decision, ctx, client path) -> RoutePlan over a Policy or a PolicyHolder."""
 
-    def route(parsed: Any, decision: Decision, ctx: Any) -> RoutePlan:
+    def route(parsed: Any, decision: Decision, ctx: Any, path: str = "") -> RoutePlan:
         pol = policy.get() if hasattr(policy, "get") else policy
         dests = getattr(pol, "destinations", None)
         if dests is None:
             raise RouteError("no private model is configured")
-        return plan_route(decision, parsed, dests, on_unavailable=getattr(pol, "on_private_unavailable", "block"))
+        on_unavailable = getattr(pol, "on_private_unavailable", "block")
+        return plan_route(decision, parsed, dests, client_path=path, on_unavailable=on_unavailable)
 
     return route
