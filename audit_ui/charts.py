@@ -15,7 +15,7 @@ def _t(text: object) -> str:
 
 def stacked_days(days: list[str], by_day: dict[str, dict[str, int]], title: str) -> Markup:
     """Vertical bars, one per day, stacked by action."""
-    w, h, pad_l, pad_b, pad_t = 640, 220, 40, 34, 10
+    w, h, pad_l, pad_b, pad_t = 1000, 240, 40, 34, 10
     peak = max((sum(by_day.get(d, {}).values()) for d in days), default=0) or 1
     slot = (w - pad_l - 10) / max(len(days), 1)
     bar = max(slot * 0.7, 2)
@@ -53,14 +53,15 @@ def hbars(items: list[tuple[str, int]], title: str, cls: str = "bar") -> Markup:
     """Horizontal bars with labels, largest first."""
     if not items:
         return Markup('<p class="empty">No data in this period.</p>')
-    row, w, label_w = 24, 640, 220
+    # Sized for a third of a laptop screen, so 12px text stays 12px.
+    row, w, label_w = 24, 400, 150
     h = row * len(items) + 6
     peak = max(n for _, n in items) or 1
     out = [f'<svg class="chart" viewBox="0 0 {w} {h}" role="img"><title>{_t(title)}</title>']
     for i, (label, n) in enumerate(items):
         y = i * row + 3
-        bw = max((w - label_w - 60) * n / peak, 1)
-        short = label if len(label) <= 30 else label[:29] + "…"
+        bw = max((w - label_w - 50) * n / peak, 1)
+        short = label if len(label) <= 22 else label[:21] + "…"
         out.append(f'<text class="label" x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_t(short)}</text>')
         out.append(
             f'<rect class="{_t(cls)}" x="{label_w}" y="{y}" width="{bw:.1f}" height="{row - 8}"><title>{_t(label)}: {n}</title></rect>'
@@ -75,7 +76,7 @@ def share(parts: list[tuple[str, int]], title: str) -> Markup:
     total = sum(n for _, n in parts)
     if not total:
         return Markup('<p class="empty">No data in this period.</p>')
-    w, h = 640, 30
+    w, h = 400, 30
     x = 0.0
     out = [f'<svg class="chart share" viewBox="0 0 {w} {h}" role="img"><title>{_t(title)}</title>']
     for name, n in parts:
@@ -85,7 +86,7 @@ def share(parts: list[tuple[str, int]], title: str) -> Markup:
         out.append(
             f'<rect class="r-{_t(name)}" x="{x:.1f}" y="0" width="{bw:.1f}" height="{h}"><title>{_t(name)}: {n}</title></rect>'
         )
-        if bw > 70:
+        if bw > 90:
             out.append(f'<text class="inbar" x="{x + 6:.1f}" y="{h / 2 + 5}">{_t(name)} {100 * n / total:.0f}%</text>')
         x += bw
     out.append("</svg>")
