@@ -1,0 +1,323 @@
+"""Proxy overhead: requests through `guard proxy` against direct requests to the same local upstream.
+
+    .venv/bin/python bench/proxy_bench.py [--clients 20] [--requests 600] [--workers 1,2] [--out bench/results/proxy.json]
+
+One local TLS upstream (uvicorn, its own process) answers OpenAI chat/completions: JSON at once, or
+an SSE stream of 20 events 2 ms apart. `--clients` concurrent clients (httpx, keep-alive) send
+distinct ~2 KB prompts that each hold a name, an e-mail and a phone number (so guard detects and
+redacts every one). Per configuration, same run: latency phase (each client pauses 0..2*--think s
+between requests, as people do), stream phase (TTFT: time to the first SSE byte), flood phase
+(closed loop, no pause: throughput). Configurations in order: direct, guard with each --workers
+value, direct again; the direct baseline is the median of its two runs. Also reported: the proxy's
+CPU time per request (proxy process + detection workers, from /proc), which does not depend on how
+busy the rest of the machine is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FIRST = ["Alice", "Bruno", "Chen", "Dara", "Emeka", "Fatima", "Gustav", "Hana", "Ivan", "Julia", "Kofi", "Lena"]
+LAST = ["Johnson", "Silva", "Wang", "Okafor", "Nielsen", "Haddad", "Keller", "Sato", "Petrov", "Moreau"]
+FILLER = (
+    "We reviewed the quarterly onboarding plan, the migration checklist and the open questions from the last "
+    "workshop. The team agreed to keep the rollout small, measure the support load for two weeks and then decide "
+    "whether to widen it. Please summarise the risks, list the owners and propose a short timeline. "
+)
+
+
+def prompt(i: int) -> str:
+    """A distinct ~2 KB prompt with one name, one e-mail address and one phone number."""
+    rnd = random.Random(i)
+    first, last = rnd.choice(FIRST), rnd.choice(LAST)
+    head = (f"Request {i}: please draft a reply to {first} {last} ({first.lower()}.{last.lower()}{i}@gmail.com, "
+            f"+1 415 555 {1000 + i % 9000:04d}) about ticket {rnd.randint(10000, 99999)}. ")  # fmt: skip
+    body = head
+    while len(body) < 2000:
+        body += FILLER[rnd.randint(0, 40) :]
+    return body[:2048]
+
+
+# -- upstream (runs in its own process) --------------------------------------------------------
+
+
+async def upstream_app(scope, receive, send):  # noqa: ANN201 - ASGI
+    """OpenAI-shaped reply: JSON at once, or 20 SSE events 2 ms apart."""
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            break
+    stream = b'"stream":true' in body or b'"stream": true' in body
+    if not stream:
+        data = json.dumps({"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Done."}, "finish_reason": "stop"}]}).encode()  # fmt: skip
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})  # fmt: skip
+        await send({"type": "http.response.body", "body": data})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    for k in range(20):
+        ev = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+              "choices": [{"index": 0, "delta": {"content": f"tok{k} "}, "finish_reason": None}]}  # fmt: skip
+        await send({"type": "http.response.body", "body": f"data: {json.dumps(ev)}\n\n".encode(), "more_body": True})
+        await asyncio.sleep(0.002)
+    await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+def serve_upstream(cert: str, key: str, portfile: str) -> None:
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    Path(portfile).write_text(str(sock.getsockname()[1]))
+    config = uvicorn.Config(upstream_app, ssl_certfile=cert, ssl_keyfile=key, log_level="error", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# -- load generation ----------------------------------------------------------------------------
+
+
+async def load(base: str, proxy: str | None, verify: ssl.SSLContext, clients: int, total: int, stream: bool,
+               offset: int, think_s: float = 0.0) -> dict:  # fmt: skip
+    """Run `total` requests from `clients` concurrent clients; return latencies / TTFTs and wall time.
+
+    think_s > 0: each client pauses a random 0..2*think_s between requests (people, not a flood);
+    think_s = 0: closed loop, as fast as the system answers (throughput).
+    """
+    import httpx
+
+    lat: list[float] = []
+    ttft: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(proxy=proxy, verify=verify, trust_env=False, timeout=60, limits=limits) as c:
+        counter = iter(range(total))
+        rnd = random.Random(offset)
+
+        async def one_client() -> None:
+            nonlocal errors
+            for i in counter:
+                body = {"model": "gpt-4o", "stream": stream,
+                        "messages": [{"role": "user", "content": prompt(offset + i)}]}  # fmt: skip
+                t0 = time.perf_counter()
+                try:
+                    if stream:
+                        async with c.stream("POST", base + "/v1/chat/completions", json=body) as r:
+                            first = None
+                            async for chunk in r.aiter_raw():
+                                if first is None and chunk:
+                                    first = time.perf_counter() - t0
+                            ok = r.status_code == 200
+                        ttft.append((first or 0.0) * 1000)
+                    else:
+                        r = await c.post(base + "/v1/chat/completions", json=body)
+                        ok = r.status_code == 200
+                except Exception:
+                    ok = False
+                if not ok:
+                    errors += 1
+                lat.append((time.perf_counter() - t0) * 1000)
+                if think_s:
+                    await asyncio.sleep(rnd.uniform(0, 2 * think_s))
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    return {"latency_ms": lat, "ttft_ms": ttft, "wall_s": wall, "errors": errors, "n": total}
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its descendants (Linux /proc)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        stats[int(d.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    todo, total, seen = [pid], 0.0, set()
+    while todo:
+        p = todo.pop()
+        if p in seen or p not in stats:
+            continue
+        seen.add(p)
+        total += stats[p][1]
+        todo += [c for c, (ppid, _) in stats.items() if ppid == p]
+    return total
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def summary(run: dict) -> dict:
+    lat, tt = run["latency_ms"], run["ttft_ms"]
+    return {"p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
+            "ttft_p50_ms": round(pct(tt, 50), 2) if tt else None, "ttft_p99_ms": round(pct(tt, 99), 2) if tt else None,
+            "rps": round(run["n"] / run["wall_s"], 1), "errors": run["errors"], "n": run["n"]}  # fmt: skip
+
+
+def start_guard(home: Path, rules: Path, upstream_ca: Path, workers: int, models: bool = True) -> tuple[subprocess.Popen, int]:
+    env = {**os.environ, "GUARD_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "guard", "proxy", "--port", "0", "--host", "127.0.0.1", "--rules", str(rules),
+            "--upstream-ca", str(upstream_ca), "--workers", str(workers), "--db", f"jsonl:{home / 'audit.jsonl'}"]  # fmt: skip
+    if not models:
+        args.append("--no-models")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    assert proc.stdout is not None
+    deadline = time.time() + 240
+    for line in proc.stdout:
+        if "guard proxy listening on" in line:
+            return proc, int(line.rsplit(":", 1)[1])
+        if time.time() > deadline:
+            break
+    proc.kill()
+    raise RuntimeError("guard proxy did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=600, help="requests per phase")
+    ap.add_argument("--stream-requests", type=int, default=200, help="streamed requests per phase")
+    ap.add_argument("--workers", default="1,2,1p",
+                    help="detection worker counts to measure, comma-separated; 'Np': N workers, pattern rules only")
+    ap.add_argument("--think", type=float, default=1.0, help="mean pause between a client's requests, s (latency phases)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "proxy.json")
+    ap.add_argument("--serve-upstream", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve_upstream:
+        return serve_upstream(*args.serve_upstream)
+
+    from tests.e2e.upstream import make_tls
+
+    tmp = Path(tempfile.mkdtemp(prefix="guard-bench-"))
+    ca, cert, key = make_tls(tmp / "tls")
+    portfile = tmp / "port"
+    up = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(cert), str(key), str(portfile)])
+    procs: list[subprocess.Popen] = [up]
+    try:
+        while not portfile.exists() or not portfile.read_text():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        base = f"https://localhost:{portfile.read_text()}"
+        rules = tmp / "rules"
+        from guard.detect.rules import BUNDLED_RULES
+
+        shutil.copytree(BUNDLED_RULES, rules)
+        (rules / "destinations.yaml").write_text(
+            "public:\n  - name: bench\n    hosts: [localhost]\n    adapter: openai\nprivate: []\n")
+        direct_ctx = ssl.create_default_context(cafile=str(ca))
+        phases: dict[str, dict] = {}
+        offset = 0
+
+        def run(name: str, proxy: str | None, ctx: ssl.SSLContext, pid: int = 0) -> None:
+            nonlocal offset
+            asyncio.run(load(base, proxy, ctx, args.clients, 40, False, 10_000_000 + offset))  # warm-up
+            cpu0 = tree_cpu_s(pid) if pid else 0.0
+            paced = asyncio.run(load(base, proxy, ctx, args.clients, args.requests, False, offset, args.think))
+            cpu = (tree_cpu_s(pid) - cpu0) * 1000 / args.requests if pid else None
+            offset += args.requests
+            streamed = asyncio.run(load(base, proxy, ctx, args.clients, args.stream_requests, True, offset, args.think))
+            offset += args.stream_requests
+            flood = asyncio.run(load(base, proxy, ctx, args.clients, args.requests, False, offset))
+            offset += args.requests
+            phases[name] = {"plain": summary(paced), "stream": summary(streamed), "flood": summary(flood),
+                            "proxy_cpu_ms_per_request": round(cpu, 2) if cpu is not None else None}  # fmt: skip
+            print(name, json.dumps(phases[name]), flush=True)
+
+        run("direct-1", None, direct_ctx)
+        for spec in args.workers.split(","):
+            n, models = int(spec.rstrip("p")), not spec.endswith("p")
+            home = tmp / f"home-{spec}"
+            proc, port = start_guard(home, rules, ca, n, models)
+            procs.append(proc)
+            guard_ctx = ssl.create_default_context(cafile=str(home / "ca" / "mitmproxy-ca-cert.pem"))
+            run(f"guard-w{spec}", f"http://127.0.0.1:{port}", guard_ctx, proc.pid)
+            proc.terminate()
+            proc.wait(30)
+        run("direct-2", None, direct_ctx)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    result = report(phases, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
+    """Median direct baseline, added latency / TTFT per worker count, and a printed table."""
+    directs = [phases["direct-1"], phases["direct-2"]]
+
+    def base(kind: str, key: str) -> float:
+        return statistics.median(d[kind][key] for d in directs)
+
+    rows = []
+    for name, ph in phases.items():
+        if not name.startswith("guard"):
+            continue
+        rows.append({
+            "config": name, "workers": int(name.split("-w")[1].rstrip("p")), "models": not name.endswith("p"),
+            "p50_ms": ph["plain"]["p50_ms"], "p99_ms": ph["plain"]["p99_ms"],
+            "added_p50_ms": round(ph["plain"]["p50_ms"] - base("plain", "p50_ms"), 2),
+            "added_p99_ms": round(ph["plain"]["p99_ms"] - base("plain", "p99_ms"), 2),
+            "latency_ratio_p50": round(ph["plain"]["p50_ms"] / base("plain", "p50_ms"), 2),
+            "ttft_p50_ms": ph["stream"]["ttft_p50_ms"],
+            "added_ttft_p50_ms": round(ph["stream"]["ttft_p50_ms"] - base("stream", "ttft_p50_ms"), 2),
+            "added_ttft_p99_ms": round(ph["stream"]["ttft_p99_ms"] - base("stream", "ttft_p99_ms"), 2),
+            "proxy_cpu_ms_per_request": ph["proxy_cpu_ms_per_request"],
+            "rps": ph["flood"]["rps"], "rps_ratio_to_direct": round(ph["flood"]["rps"] / base("flood", "rps"), 2),
+            "errors": ph["plain"]["errors"] + ph["stream"]["errors"] + ph["flood"]["errors"],
+        })  # fmt: skip
+    print(f"\nclients={args.clients} prompts≈2 KB think={args.think}s; direct: p50 {base('plain', 'p50_ms')} ms, "
+          f"p99 {base('plain', 'p99_ms')} ms, TTFT p50 {base('stream', 'ttft_p50_ms')} ms, flood {base('flood', 'rps')} req/s")  # fmt: skip
+    print(f"{'config':<10} {'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'ratio':>6} {'+TTFT':>7} {'cpu/req':>8} "
+          f"{'req/s':>7} {'x dir':>6} {'err':>4}")  # fmt: skip
+    for r in rows:
+        print(f"{r['config']:<10} {r['p50_ms']:>7} {r['p99_ms']:>7} {r['added_p50_ms']:>7} {r['added_p99_ms']:>7} "
+              f"{r['latency_ratio_p50']:>6} {r['added_ttft_p50_ms']:>7} {r['proxy_cpu_ms_per_request']:>8} "
+              f"{r['rps']:>7} {r['rps_ratio_to_direct']:>6} {r['errors']:>4}")  # fmt: skip
+    return {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "settings": {"clients": args.clients, "requests": args.requests, "stream_requests": args.stream_requests,
+                     "think_s": args.think, "prompt_bytes": 2048},  # fmt: skip
+        "load_average_at_end": os.getloadavg(),
+        "direct_baseline": {k: base("plain", k) for k in ("p50_ms", "p99_ms")}
+        | {"ttft_p50_ms": base("stream", "ttft_p50_ms"), "flood_rps": base("flood", "rps")},
+        "phases": phases,
+        "guard": rows,
+    }
+
+
+if __name__ == "__main__":
+    main()
