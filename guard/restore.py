@@ -120,6 +120,13 @@ class StreamRestorer:
         if self._passthrough:
             return chunk
         self._buf += chunk
+        if (
+            self._ndjson is not None
+            and b"\n" not in chunk
+            and b"\r" not in chunk
+            and self._buf[-len(chunk) - 1 : -len(chunk)] != b"\r"
+        ):
+            return b""  # no line end arrived: no event can have completed (keeps tiny chunks cheap)
         if self._ndjson is None:
             head = bytes(self._buf).lstrip()
             if not head:

@@ -281,3 +281,17 @@ def test_when_a_reply_is_not_json_then_it_is_restored_as_text_and_an_empty_vault
     assert restore_json(b"plain [EMAIL_1] text", issued_vault()) == b"plain maria.lopez@example.com text"
     body = load_bytes("openai/chat_reply.json")
     assert restore_json(body, Vault()) is body
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        ([b'data: {"a":"[EMAIL_1]"}\r\r', b"x"], b'data: {"a":"maria.lopez@example.com"}\r\r'),
+        ([b'data: {"a":"[EMAIL_1]"}\r\n\r', b"d"], b'data: {"a":"maria.lopez@example.com"}\r\n\r'),
+        ([b'data: {"a":"[EMAIL_1]"}\r\n', b"\r\n"], b'data: {"a":"maria.lopez@example.com"}\r\n\r\n'),
+        ([b'data: {"a":"[EMAIL_1]"}\n', b"\n"], b'data: {"a":"maria.lopez@example.com"}\n\n'),
+    ],
+)
+def test_when_sse_uses_cr_or_crlf_line_ends_then_events_complete_as_soon_as_their_blank_line_arrives(chunks, expected):
+    r = StreamRestorer(issued_vault())
+    assert b"".join(r.feed(c) for c in chunks) == expected
