@@ -16,6 +16,7 @@ _LIST_FIELDS = ("groups", "policy_rules", "classifications", "scanned", "skipped
 # Every event column the hash covers: all of AuditEventBase except the mutable review status.
 HASHED_FIELDS: tuple[str, ...] = tuple(n for n in AuditEventBase.model_fields if n != "review_status")
 FINDING_FIELDS: tuple[str, ...] = tuple(FindingBase.model_fields)
+_EVENT_ATTRS: tuple[str, ...] = tuple(n for n in HASHED_FIELDS if n in AuditEvent.__dataclass_fields__)
 _MAXLEN = {
     name: meta.max_length
     for model in (AuditEventBase, FindingBase)
@@ -36,29 +37,44 @@ def _clip(name: str, value: Any) -> Any:
     return value[:limit] if limit and isinstance(value, str) and len(value) > limit else value
 
 
+def _clip_all(d: dict[str, Any]) -> None:
+    for name, limit in _MAXLEN.items():
+        v = d.get(name)
+        if isinstance(v, str) and len(v) > limit:
+            d[name] = v[:limit]
+
+
 def finding_row(f: FindingRecord, ordinal: int) -> dict[str, Any]:
     """Column values for one finding (without its event's seq)."""
-    d = {name: _clip(name, getattr(f, name)) for name in FINDING_FIELDS}
-    d["score"] = round(float(f.score), 4)
-    d["ordinal"] = ordinal
+    d = {
+        "category": f.category,
+        "entity_type": f.entity_type,
+        "rule_id": f.rule_id,
+        "field": f.field,
+        "start": f.start,
+        "end": f.end,
+        "fingerprint": f.fingerprint,
+        "preview": f.preview,
+        "score": round(float(f.score), 4),
+        "ordinal": ordinal,
+    }
+    _clip_all(d)
     return d
 
 
 def event_row(e: AuditEvent) -> dict[str, Any]:
     """Column values for an event, without seq / prev_hash / hash (the chain assigns those)."""
-    d: dict[str, Any] = {}
-    for name in HASHED_FIELDS:
-        if hasattr(e, name):
-            d[name] = _clip(name, getattr(e, name))
+    d: dict[str, Any] = {name: getattr(e, name) for name in _EVENT_ATTRS}
     for name in _LIST_FIELDS:
         d[name] = [str(x) for x in d[name]]
     d["timings_ms"] = {str(k): float(v) for k, v in e.timings_ms.items()}
     d["usage"] = {str(k): int(v) for k, v in e.usage.items()}
     d["time"] = utc(e.time)
-    d["categories"] = _clip("categories", ",".join(sorted({f.category for f in e.findings})))
+    d["categories"] = ",".join(sorted({f.category for f in e.findings}))
     d["finding_count"] = len(e.findings)
     d["review_status"] = "unreviewed"
     d["evidence"] = e.evidence
+    _clip_all(d)
     return d
 
 
@@ -100,6 +116,7 @@ def event_from_json(d: Mapping[str, Any]) -> AuditEvent:
 
 def event_from_row(row: Mapping[str, Any], findings: Sequence[Mapping[str, Any]] = ()) -> AuditEvent:
     """Rebuild the AuditEvent a stored row came from (findings in recorded order)."""
+    row = dict(row)  # a plain dict: RowMapping lookups by name are several times slower
     kw = {k: row[k] for k in AuditEvent.__dataclass_fields__ if k in row and k != "findings"}
     kw["time"] = utc(row["time"])
     for name in _LIST_FIELDS:
