@@ -21,11 +21,14 @@ PLACEHOLDER_WORDS = (
     "example", "sample", "dummy", "placeholder", "changeme", "change_me", "change-me", "changeit",
     "your_", "your-", "yourkey", "yourtoken", "yourpass", "yoursecret", "yourapi", "my_api", "myapikey",
     "replace", "insert", "redacted", "censored", "xxxx", "****", "...", "…", "<", ">", "${", "{{",
-    "}}", "$(", "fake", "notreal", "not_real", "not-real", "todo", "fixme", "tbd",
-    "put_", "enter_", "_here", "-here", "secret_key_here", "null", "undefined", "lorem",
+    "}}", "$(", "notreal", "not_real", "not-real", "fixme",
+    "put_", "enter_", "_here", "-here", "secret_key_here", "undefined", "lorem",
     "abcdefgh", "bcdefghi", "qwerty",
     "passw", "secret", "token", "apikey", "api_key", "api-key",
 )  # fmt: skip
+
+# Short words that mark a placeholder only as a whole word (random tokens contain "tbd", "fake" by chance).
+_PLACEHOLDER_WORD_RE = re.compile(r"(?<![a-z])(?:fake|todo|tbd|null)(?![a-z])")
 
 # Whole values that are never a real credential.
 PLACEHOLDER_VALUES = frozenset(
@@ -61,6 +64,7 @@ _VENDOR_PREFIX_RE = re.compile(
     r"hf_|npm_|pypi-|SG\.|sk-ant-|shpat_|glsa_|glc_|dop_v1_|AIza)"
 )
 _CODE_CHARS = set("()[]{};")
+_SNAKE_RE = re.compile(r"^[a-z]+(?:_[a-z]+)+$")  # user_pass, index_info: identifiers in code
 _RESOURCE_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+$")
 _PATH_RE = re.compile(r"^(?:~?/|\.{1,2}/|[A-Za-z]:\\)")  # /etc/x, ~/x, ./x, C:\x: file paths
 
@@ -81,7 +85,9 @@ def not_placeholder(value: str) -> bool:
         return False
     if _REFERENCE_RE.search(v):
         return False
-    if any(w in low for w in PLACEHOLDER_WORDS) or _alphabet_run(low) >= 7 or _PRINTF_RE.search(v):
+    if any(w in low for w in PLACEHOLDER_WORDS) or _PLACEHOLDER_WORD_RE.search(low):
+        return False
+    if _alphabet_run(low) >= 7 or _PRINTF_RE.search(v):
         return False
     return not _RUN_RE.search(v)
 
@@ -114,8 +120,10 @@ def _resource_name(v: str) -> bool:
 
 def secret_like(value: str) -> bool:
     """A token/key value: long, random-looking, not an identifier, path, URL or version string."""
-    v = value.strip()
-    if len(v) < 10 or not not_placeholder(v) or _VENDOR_PREFIX_RE.match(v):
+    if not not_placeholder(value):
+        return False
+    v = value.strip().rstrip(".")  # a sentence may end right after the value
+    if len(v) < 10 or _VENDOR_PREFIX_RE.match(v):
         return False
     if _UUID_RE.match(v):
         return True  # many services issue UUID-shaped keys (Heroku, Snyk, ...)
@@ -137,6 +145,8 @@ def secret_like(value: str) -> bool:
     if not _mixed_case_ratio_ok(v) and not _HEX_RE.match(v):
         # mostly lower case with a few capitals and digits: identifier-like (fooBar2Baz)
         return entropy(v) >= 4.0 and len(v) >= 20
+    if re.fullmatch(r"[a-z0-9]+", v) and len(v) < 24 and sum(c.isdigit() for c in v) < 2:
+        return False  # symbol2label, utf8codec: lower-case identifiers with a digit
     if _HEX_RE.match(v):
         if v.lower() != v and v.upper() != v:
             return False  # hex digits in mixed case: typed by hand, real hex keys keep one case
@@ -151,9 +161,8 @@ def password_like(value: str) -> bool:
         return False
     if _DOTTED_RE.match(v) or any(c in v for c in "()[]{}") or "://" in v or _PATH_RE.match(v):
         return False
-    classes = sum((any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v),
-                   any(not c.isalnum() for c in v)))  # fmt: skip
-    if classes == 1 and (v.isalpha() or v.isdigit()):
+    word = v.isalpha() and (v.islower() or v.isupper() or v.istitle())
+    if word or v.isdigit() or _SNAKE_RE.match(v):
         # a single dictionary-like word or a bare number is more often a name or a value in code
         return len(v) >= 12 and entropy(v) >= 3.5
     return entropy(v) >= 2.0
