@@ -19,7 +19,7 @@ from guard.detect.intervals import inside
 # A Titlecase word of a Latin-script name (accents, apostrophe and hyphen inside: O'Connor, Heß).
 _WORD = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žA-Z'’\-]*[a-zß-öø-ÿā-ž]"
 _PARTICLE = r"(?:[vV]an|[vV]on|[dD]e|der|den|het|'t|op|[dD]el|della|[dD]i|[dD]a|dos|das|[dD]u|[lL]a|[lL]e|ten|ter|bin|al|el|die)"
-_INITIAL = r"[A-Z]\."
+_INITIAL = r"[A-Z]\.?"
 # 2-4 name parts: First [Initial] [particles] Last.
 NAME_RUN = re.compile(
     rf"(?<![\w@.\-/])(?P<name>{_WORD}(?:[ ](?:{_INITIAL}|{_WORD}))?(?:[ ]{_PARTICLE}){{0,2}}[ ]{_WORD}(?:-{_WORD})?)(?![\w@(\-]|\.\w)"
@@ -43,8 +43,13 @@ _TITLE = re.compile(
 _CUE = re.compile(
     r"(?i:\b(?:name|named|called|customer|client|patient|employee|colleague|contact|tenant|beneficiary|"
     r"account holder|holder|spoke with|speak with|talked to|met with|meeting with|worked with|work with|"
-    r"belongs to|assigned to|signed by|written by|dear|hi|hello|thanks|thank you|cc|from|to|by|with|and|for|"
+    r"belongs to|assigned to|signed by|written by|dear|hi|hello|thanks|thank you|cc|and|with|for|"
     r"user|manager|director|agent|driver|author|reporter|sender|recipient|attn)\b[:,]?)[ ]*$"
+)
+# Cues strong enough that the single Titlecase word after them is a name (Hi Garvan, said Erle).
+_STRONG_CUE = re.compile(
+    r"(?i:\b(?:my name is|name is|call me|i'm|i am|hi|hello|hey|dear|thanks|thank you|said|asked|told|cc|"
+    r"spoke with|talked to|met with|belongs to|signed by|written by|directed by|starring|people call me)[ ,:]*)$"
 )
 # First names that are also everyday English words or month names: they need more evidence.
 _COMMON = frozenset(
@@ -64,8 +69,18 @@ _NOT_LAST = frozenset(
     company group bank university college school hospital institute foundation project team department
     service services street club church centre center city county state river lake mountain island valley
     airport station hotel office house building tower bridge news times post journal week month year
+    technologies technology capital associates investments solutions systems labs partners holdings consulting
+    media magazine weekly daily review press records studios pictures entertainment games software security
+    insurance financial health healthcare pharmaceuticals energy motors airlines logistics royal pleasures
     the and or of for to in on at by with from""".split()
 )
+# English place-name endings (Chadshire, Juanberg, Westonmouth): a lone word like this is a town.
+_PLACE_END = re.compile(
+    r"(?:shire|berg|burg|bury|borough|ton|ville|furt|mouth|chester|field|ford|port|land|view|haven|side|stad|"
+    r"heim|hausen|dorf|ington|stead|wick|worth|minster)$"
+)
+# A line that reads as source code: a single unknown Titlecase word there is an identifier.
+_CODE_LINE = re.compile(r"\w\(|[{}=]|;\s*$|^\s{4,}|^\s*(?:#|//|\*|>>>|from |import |def |class |return |raise )")
 _PERSON_LABELS = {"PERSON"}
 _MAYBE_LABELS = {"ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC"}
 
@@ -129,9 +144,13 @@ def gazetteer_persons(text: str) -> list[Finding]:
         if taken and inside(taken, s, s + 1):
             continue
         word = m.group("name").lower()
-        titled = bool(_TITLE.search(text[max(0, s - 12) : s]))
-        sentence_start = s == 0 or bool(re.search(r"(?:[.!?:\n]|^)\s*$", text[max(0, s - 3) : s]))
-        if titled or (word in first and not sentence_start and _cue_before(text, s)):
+        head = text[max(0, s - 24) : s]
+        sentence_start = s == 0 or bool(re.search(r"(?:[.!?:\n]|^)\s*$", head[-3:]))
+        if (
+            _TITLE.search(head[-12:])
+            or _STRONG_CUE.search(head)
+            or (word in first and not sentence_start and _cue_before(text, s))
+        ):
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.55))
     return out
 
@@ -171,7 +190,14 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
     first, last = gazetteer()
     toks = _tokens(span)
     if label in _PERSON_LABELS:
-        if len(toks) == 1 and toks[0].lower() not in first and toks[0].lower() not in last:
+        known = toks[0].lower() in first or toks[-1].lower() in last
+        # A lone unknown word is a name only mid-sentence and not as code (Differ(), heap.sort).
+        starts = start == 0 or bool(re.search(r"(?:[.!?:\n'\"`>#]|^)\s*$", text[max(0, start - 3) : start]))
+        nl = text.find("\n", end)
+        code = bool(_CODE_LINE.search(text[text.rfind("\n", 0, start) + 1 : nl if nl >= 0 else len(text)]))
+        if code and (len(toks) == 1 or not known):
+            return None
+        if len(toks) == 1 and (_PLACE_END.search(toks[0].lower()) or not known and starts):
             return None
         return start, end
     if label in _MAYBE_LABELS and len(toks) >= 2 and (toks[0].lower() in first or _cue_before(text, start)):
