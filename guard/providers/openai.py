@@ -123,27 +123,31 @@ def _content(value: Any, path: Path, role: str, kind: str, c: Collector) -> None
         c.deep(value, path, role, kind)
         return
     for j, part in enumerate(value):
-        p = path + (j,)
-        ptype = part.get("type") if isinstance(part, dict) else None
-        if isinstance(part, str):
-            c.text(part, p, role, kind)
-        elif ptype in _BINARY_PARTS:
-            c.skip(p, _BINARY_PARTS[ptype])
-        elif ptype in ("file", "input_file"):
-            f = part.get("file", part) if isinstance(part.get("file", part), dict) else {}
-            inner = p + ("file",) if "file" in part else p
-            c.text(f.get("filename"), inner + ("filename",), role, "attachment")
-            if f.get("file_data") or f.get("file_url") or f.get("file_id"):
-                c.skip(inner, "file attachment not scanned")
-        elif isinstance(part, dict) and isinstance(part.get("text"), str):
-            c.text(part["text"], p + ("text",), role, kind)
-            for key, v in part.items():
-                if key not in ("type", "text", "annotations", "logprobs"):
-                    c.text(v, p + (key,), role, "other")
-        elif isinstance(part, dict) and isinstance(part.get("refusal"), str):
-            c.text(part["refusal"], p + ("refusal",), role, kind)
-        else:
-            c.deep(part, p, role, kind)
+        _part(part, path + (j,), role, kind, c)
+
+
+def _part(part: Any, p: Path, role: str, kind: str, c: Collector) -> None:
+    """One typed content part (text, image, audio, file, refusal, or unknown: scanned deeply)."""
+    ptype = part.get("type") if isinstance(part, dict) else None
+    if isinstance(part, str):
+        c.text(part, p, role, kind)
+    elif ptype in _BINARY_PARTS:
+        c.skip(p, _BINARY_PARTS[ptype])
+    elif ptype in ("file", "input_file"):
+        f = part.get("file", part) if isinstance(part.get("file", part), dict) else {}
+        inner = p + ("file",) if "file" in part else p
+        c.text(f.get("filename"), inner + ("filename",), role, "attachment")
+        if f.get("file_data") or f.get("file_url") or f.get("file_id"):
+            c.skip(inner, "file attachment not scanned")
+    elif isinstance(part, dict) and isinstance(part.get("text"), str):
+        c.text(part["text"], p + ("text",), role, kind)
+        for key, v in part.items():
+            if key not in ("type", "text", "annotations", "logprobs"):
+                c.text(v, p + (key,), role, "other")
+    elif isinstance(part, dict) and isinstance(part.get("refusal"), str):
+        c.text(part["refusal"], p + ("refusal",), role, kind)
+    else:
+        c.deep(part, p, role, kind)
 
 
 def _responses(body: dict[str, Any], c: Collector) -> None:
@@ -154,6 +158,13 @@ def _responses(body: dict[str, Any], c: Collector) -> None:
     elif value is not None:
         for i, item in enumerate(as_list(value, "input")):
             _response_item(item, ("input", i), c)
+    prompt = body.get("prompt")  # a stored prompt template; its variables are user text
+    if isinstance(prompt, dict) and isinstance(prompt.get("variables"), dict):
+        for name, var in prompt["variables"].items():
+            if isinstance(var, dict) and "type" in var:
+                _part(var, ("prompt", "variables", name), "user", "text", c)
+            else:
+                c.text(var, ("prompt", "variables", name), "user")
     _common(body, c)
 
 

@@ -300,3 +300,34 @@ def test_when_a_guarded_adapter_meets_an_unknown_endpoint_then_every_string_is_s
 def test_when_the_body_is_empty_then_there_is_nothing_to_scan(method, body):
     parsed = parse_request("openai", method, "/v1/models", {}, body)
     assert parsed.segments == () and parsed.body is None
+
+
+@pytest.mark.parametrize(("adapter", "path", "rel"), [c[:3] for c in CASES], ids=IDS)
+def test_when_a_segment_is_reported_then_its_path_leads_to_exactly_its_text(adapter, path, rel):
+    parsed = parse(adapter, path, rel)
+    assert parsed.segments
+    for seg in parsed.segments:
+        node = parsed.body
+        for key in seg.path:
+            node = node[key]
+        assert node == seg.text
+
+
+def test_when_a_stored_prompt_has_variables_then_they_are_scanned_and_images_skipped():
+    body = {
+        "model": "gpt-4.1",
+        "prompt": {
+            "id": "pmpt_68a1",
+            "variables": {
+                "customer": "Maria Lopez",
+                "note": {"type": "input_text", "text": "mail maria.lopez@example.com"},
+                "photo": {"type": "input_image", "image_url": "https://example.com/p.png"},
+            },
+        },
+    }
+    parsed = parse_request("openai", "POST", "/v1/responses", {}, json.dumps(body).encode())
+    assert {path_str(s.path): s.text for s in parsed.segments} == {
+        "prompt.variables.customer": "Maria Lopez",
+        "prompt.variables.note.text": "mail maria.lopez@example.com",
+    }
+    assert parsed.skipped == ("prompt.variables.photo: image not scanned",)
