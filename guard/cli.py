@@ -161,6 +161,29 @@ def up(
     raise typer.Exit(up_command(port, host, ui_port, admin, rules, db, no_models))
 
 
+@app.command("demo")
+def demo(
+    ui: Annotated[
+        str, typer.Option("--ui", help="Review UI base URL to link the demo's audit events to.")
+    ] = "http://127.0.0.1:8000",
+    rules: RulesOpt = None,
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db", envvar="GUARD_DATABASE_URL", help="Audit store URL (default: the SQLite file in GUARD_HOME)."
+        ),
+    ] = "",
+    no_models: Annotated[
+        bool,
+        typer.Option("--no-models", help="Pattern rules only (the person name in the demo then passes unredacted)."),
+    ] = False,
+) -> None:
+    """Send four prompts (allowed, redacted, routed, blocked) through guard to a stand-in LLM; offline, no API key."""
+    from guard.demo import demo_command
+
+    raise typer.Exit(demo_command(ui, rules, db, no_models))
+
+
 def main() -> None:
     app()
 
