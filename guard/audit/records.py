@@ -44,6 +44,17 @@ def _clip_all(d: dict[str, Any]) -> None:
             d[name] = v[:limit]
 
 
+def _no_nul(v: Any) -> Any:
+    # PostgreSQL text cannot hold NUL; one in a header-derived field would poison the whole batch.
+    if isinstance(v, str):
+        return v.replace("\x00", "\ufffd") if "\x00" in v else v
+    if isinstance(v, list):
+        return [_no_nul(x) for x in v]
+    if isinstance(v, dict):
+        return {_no_nul(k): _no_nul(x) for k, x in v.items()}
+    return v
+
+
 def finding_row(f: FindingRecord, ordinal: int) -> dict[str, Any]:
     """Column values for one finding (without its event's seq)."""
     d = {
@@ -58,6 +69,8 @@ def finding_row(f: FindingRecord, ordinal: int) -> dict[str, Any]:
         "score": round(float(f.score), 4),
         "ordinal": ordinal,
     }
+    for k in ("category", "entity_type", "rule_id", "field", "fingerprint", "preview"):
+        d[k] = _no_nul(d[k])
     _clip_all(d)
     return d
 
@@ -74,6 +87,9 @@ def event_row(e: AuditEvent) -> dict[str, Any]:
     d["finding_count"] = len(e.findings)
     d["review_status"] = "unreviewed"
     d["evidence"] = e.evidence
+    for k, v in d.items():
+        if isinstance(v, str | list | dict):
+            d[k] = _no_nul(v)
     _clip_all(d)
     return d
 

@@ -89,6 +89,13 @@ class Spool:
         os.fsync(self._fh.fileno())
         self.count += len(events)
 
+    def append_rejected(self, event: AuditEvent) -> None:
+        """Keep an event the database refuses, in the spool's format, beside the spool."""
+        with open(self.dir / "rejected.jsonl", "ab") as fh:
+            fh.write(_encode(event))
+            fh.flush()
+            os.fsync(fh.fileno())
+
     def read(self, batch: int = 500) -> Iterator[list[AuditEvent]]:
         """Yield the spooled events in order, `batch` at a time."""
         out: list[AuditEvent] = []

@@ -61,6 +61,7 @@ class AuditWriter:
         self.written = 0  # events committed to the database by this writer
         self.spooled = 0  # events that went through the spool
         self.db_errors = 0
+        self.rejected = 0  # events the database refused (kept in spool_dir/rejected.jsonl)
 
     # -- the proxy's side: cheap and never raising --------------------------------------------------
 
@@ -188,14 +189,43 @@ class AuditWriter:
 
     def _write(self, events: list[AuditEvent]) -> bool:
         assert self._store is not None
+        stored = len(events)
         try:
             chain.append(self._store, events)
         except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return False
-        self.written += len(events)
+            if not self._answers():
+                self._failed(exc)
+                return False
+            # The database is up but refused the batch: store what it accepts one event at a time
+            # and set the rest aside, so one malformed event never holds up the others.
+            for e in events:
+                try:
+                    chain.append(self._store, [e])
+                except Exception as exc2:  # noqa: BLE001
+                    if not self._answers():
+                        self._failed(exc2)
+                        return False  # the batch is spooled; events already stored are skipped on drain
+                    self._reject(e, exc2)
+                    stored -= 1
+        self.written += stored
         self._backoff = self.retry_initial
         return True
+
+    def _answers(self) -> bool:
+        try:
+            with self._store.engine.connect() as c:  # type: ignore[union-attr]
+                c.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _reject(self, event: AuditEvent, exc: Exception) -> None:
+        """Keep an event the database refuses in rejected.jsonl (spool format) and say so."""
+        assert self._spool is not None
+        self._spool.append_rejected(event)
+        self.rejected += 1
+        log.error("audit event %s refused by the store (%s); kept in %s", event.event_id, type(exc).__name__,
+                  self._spool.dir / "rejected.jsonl")  # fmt: skip
 
     def _failed(self, exc: Exception) -> None:
         # The class only: driver messages can quote SQL parameters, and parameters are audit data.

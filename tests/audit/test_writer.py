@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from guard.audit import chain
@@ -87,3 +88,27 @@ def test_counts_reported_by_store(store, tmp_path):
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEventRow)) == 1200
         assert s.scalar(select(func.max(AuditEventRow.seq))) == 1200
+
+
+def test_nul_characters_are_stored_replaced_not_refused(store, tmp_path):
+    # PostgreSQL text cannot hold NUL; guard replaces it rather than losing the event.
+    w = AuditWriter(store.url, tmp_path / "spool").start()
+    w.submit(make_event(identity="bad\x00user", reason="r\x00", skipped=("a\x00: b",)))
+    assert w.close()
+    with store.session() as s:
+        row = s.scalars(select(AuditEventRow)).one()
+    assert row.identity == "bad\ufffduser" and row.skipped == ["a\ufffd: b"]
+    assert chain.verify(store).ok
+
+
+@pytest.mark.postgres
+def test_event_the_database_refuses_is_set_aside_and_the_rest_stored(pg_url, tmp_path):
+    good = [make_event(i) for i in range(5)]
+    bad = make_event(99, upstream_status=10**10)  # out of range for PostgreSQL's integer column
+    w = AuditWriter(pg_url, tmp_path / "spool").start()
+    for e in good[:2] + [bad] + good[2:]:
+        w.submit(e)
+    assert w.close()
+    assert w.rejected == 1 and w.spool_size == 0
+    assert _stored_ids(pg_url) == [e.event_id for e in good]
+    assert bad.event_id in (tmp_path / "spool" / "rejected.jsonl").read_text()
