@@ -81,12 +81,21 @@ def _strings(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[Any, str
 
 
 def restore_json(body: bytes, vault: Vault) -> bytes:
-    """Restore every string of a JSON reply (tool-call arguments JSON-escaped); non-JSON as plain text."""
+    """Restore every string of a JSON reply (tool-call arguments JSON-escaped).
+
+    A buffered NDJSON or SSE reply is restored like a stream (split placeholders join up); any other
+    non-JSON body as plain text.
+    """
     if not len(vault):
         return body
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError):
+        head = body.lstrip()[:1]
+        if head == b"{" or body.startswith((b"data:", b"event:", b":")) or b"\ndata:" in body:
+            # A whole NDJSON or SSE reply: run it as a stream so placeholders split across lines join up.
+            restorer = StreamRestorer(vault)
+            return restorer.feed(body) + restorer.close()
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:

@@ -295,3 +295,16 @@ def test_when_a_reply_is_not_json_then_it_is_restored_as_text_and_an_empty_vault
 def test_when_sse_uses_cr_or_crlf_line_ends_then_events_complete_as_soon_as_their_blank_line_arrives(chunks, expected):
     r = StreamRestorer(issued_vault())
     assert b"".join(r.feed(c) for c in chunks) == expected
+
+
+@pytest.mark.parametrize(
+    ("rel", "collect"),
+    [
+        ("ollama/chat_stream.ndjson", ollama),
+        ("openai/chat_stream.sse", openai_chat),
+        ("anthropic/messages_stream.sse", anthropic),
+    ],
+)
+def test_when_a_streamed_reply_was_buffered_whole_then_restore_json_joins_split_placeholders(rel, collect):
+    out = restore_json(load_bytes(rel), issued_vault())
+    assert collect(events(out))[0] == restore_expected(TEXT)
