@@ -17,6 +17,7 @@ from typing import Protocol
 import ahocorasick
 
 from guard.core import Finding
+from guard.detect.address import extend_addresses
 from guard.detect.rules import Rule, load_detectors
 from guard.detect.validators import VALIDATORS, shannon_entropy
 
@@ -89,7 +90,7 @@ class Engine:
 
     def scan_patterns(self, text: str) -> list[Finding]:
         """Run the pattern rules whose keywords occur in the text (and the keyword-less ones)."""
-        return list(self._pattern_findings(text, self.candidate_rules(text)))
+        return extend_addresses(text, list(self._pattern_findings(text, self.candidate_rules(text))))
 
     def candidate_rules(self, text: str) -> list[Rule]:
         idx: set[int] = set(self._always)
