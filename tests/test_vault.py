@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from guard.core import Finding
+from guard.providers import parse_request, rebuild_body
 from guard.vault import PLACEHOLDER_PREFIX, Vault, VaultStore
 from tests.providers.payloads import findings_for
 
@@ -140,3 +143,39 @@ def test_when_the_store_is_full_then_the_least_recently_used_conversation_is_dro
     assert len(store) == 2
     assert store.get("a") is a
     assert len(store.get("b")) == 0  # b was evicted and comes back empty
+
+
+def send(vault: Vault, body: dict, adapter: str = "openai", path: str = "/v1/chat/completions") -> dict:
+    """What the proxy forwards: every segment redacted with this vault, in order, then rebuilt."""
+    parsed = parse_request(adapter, "POST", path, {}, json.dumps(body).encode())
+    replacements = {s.path: vault.redact(s.text, findings_for(s.text)) for s in parsed.segments}
+    return json.loads(rebuild_body(parsed, replacements))
+
+
+@pytest.mark.parametrize(
+    ("adapter", "path", "system"),
+    [("openai", "/v1/chat/completions", None), ("anthropic", "/v1/messages", "Team of Maria Lopez")],
+)
+def test_when_two_processes_see_the_same_conversation_then_they_forward_identical_bodies(adapter, path, system):
+    user1 = {"role": "user", "content": "I am Maria Lopez, mail maria.lopez@example.com"}
+    turn1 = {"model": "m", "messages": [user1]}
+    if system:
+        turn1["system"] = system
+    a = Vault()  # process A serves turn 1 and turn 2
+    sent1 = send(a, turn1, adapter, path)
+    assert sent1["messages"][0]["content"] == "I am [PERSON_1], mail [EMAIL_1]"
+    model_reply = "Hi [PERSON_1], I will write to [EMAIL_1]."
+    shown = a.restore(model_reply)  # what the employee saw, and what the client resends
+    turn2 = dict(
+        turn1,
+        messages=[
+            user1,
+            {"role": "assistant", "content": shown},
+            {"role": "user", "content": "Charge 4111 1111 1111 1111"},
+        ],
+    )
+    sent2_a = send(a, turn2, adapter, path)
+    sent2_b = send(Vault(), turn2, adapter, path)  # process B never saw turn 1
+    assert sent2_a == sent2_b
+    assert sent2_a["messages"][1]["content"] == model_reply  # the model sees its own words again
+    assert sent2_a["messages"][2]["content"] == "Charge [CARD_1]"

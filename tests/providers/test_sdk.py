@@ -200,3 +200,26 @@ def test_when_a_restored_anthropic_stream_is_accumulated_by_the_sdk_then_text_an
         final = stream.get_final_message()
     assert final.content[0].text == restore_expected(TEXT)
     assert final.content[1].input == ARGS
+
+
+def test_when_an_anthropic_text_block_ends_in_a_held_bracket_then_the_flushed_delta_reaches_the_sdk(upstream, claude):
+    raw = load_bytes("anthropic/messages_stream.sse").replace(b'"text":".\\n"}', b'"text":".\\n ["}')
+    r = StreamRestorer(issued_vault())
+    upstream.reply = (200, SSE, r.feed(raw) + r.close())
+    with claude.messages.stream(model="m", max_tokens=5, messages=MSGS) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == restore_expected(TEXT) + " ["
+    assert final.content[1].input == ARGS
+
+
+def test_when_a_responses_text_ends_in_a_held_bracket_then_the_flushed_delta_event_parses(upstream, oai):
+    raw = load_bytes("openai/responses_stream.sse").replace(b'"delta":".\\n"', b'"delta":".\\n ["')
+    r = StreamRestorer(issued_vault())
+    upstream.reply = (200, SSE, r.feed(raw) + r.close())
+    deltas = [
+        e.delta
+        for e in oai.responses.create(model="m", input="hi", stream=True)
+        if e.type == "response.output_text.delta"
+    ]
+    assert "".join(deltas) == restore_expected(TEXT) + " ["
+    assert deltas[-1] == "["  # the held bracket came as its own, well-formed delta event
