@@ -36,7 +36,7 @@ SELECT g, md5(g::text), now() - ((:n - g) * interval '1 second' * (15552000.0 / 
   CASE WHEN g % 1000 < 20 THEN 'true_positive' WHEN g % 1000 < 30 THEN 'false_positive'
        WHEN g % 1000 < 35 THEN 'needs_follow_up' ELSE 'unreviewed' END,
   NULL, md5((g - 1)::text) || md5((g - 1)::text), md5(g::text) || md5(g::text)
-FROM generate_series(1, :n) g
+FROM generate_series(1::bigint, :n) g
 """
 # Two findings per non-allow event; bank_account is the rare category (~1 % of findings).
 FILL_FINDINGS = """
@@ -44,7 +44,7 @@ INSERT INTO audit_finding (category, entity_type, rule_id, field, start, "end", 
 SELECT CASE WHEN o = 0 THEN (ARRAY['person','email','phone','payment_card','national_id','ip_address','address','secret'])[1 + g % 8]
             WHEN g % 100 = 0 THEN 'bank_account' ELSE 'email' END,
        'X', 'rule-x', 'messages[0].content', 0, 10, md5(g::text || o::text) || md5(o::text), 'ab…yz (10)', 0.9, g, o
-FROM generate_series(1, :n) g, generate_series(0, 1) o WHERE g * 7919 % 100 >= 60
+FROM generate_series(1::bigint, :n) g, generate_series(0, 1) o WHERE g * 7919 % 100 >= 60
 """
 
 FILTERS = {

@@ -115,6 +115,11 @@ class SyslogListener:
             return list(self.messages)
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept(); close alone would leave the port listening
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
