@@ -20,9 +20,9 @@ from collections.abc import Callable
 PLACEHOLDER_WORDS = (
     "example", "sample", "dummy", "placeholder", "changeme", "change_me", "change-me", "changeit",
     "your_", "your-", "yourkey", "yourtoken", "yourpass", "yoursecret", "yourapi", "my_api", "myapikey",
-    "replace", "insert", "redacted", "censored", "xxxx", "****", "...", "…", "<", ">", "${", "{{",
+    "replace", "insert", "redacted", "censored", "xxxx", "****", "...", "…", "${", "{{",
     "}}", "$(", "notreal", "not_real", "not-real", "fixme",
-    "put_", "enter_", "_here", "-here", "secret_key_here", "undefined", "lorem",
+    "put_", "enter_", "_here", "-here", "secret_key_here", "undefined", "lorem", "anonymous",
     "abcdefgh", "bcdefghi", "qwerty",
     "passw", "secret", "token", "apikey", "api_key", "api-key",
 )  # fmt: skip
@@ -43,8 +43,9 @@ PLACEHOLDER_VALUES = frozenset(
 )  # fmt: skip
 
 # A value that is a reference to something else: shell/env variables, code expressions.
+# ...and $2b$/$6$/$argon2id$ crypt hashes, which are stored digests rather than passwords.
 _REFERENCE_RE = re.compile(
-    r"""^(?:\$\w|\$\{|%\w+%|\{\{|<|\[|\(|`)"""  # $VAR ${VAR} %VAR% {{tmpl}} <placeholder>
+    r"""^(?:!?\$[A-Za-z_]\w*$|\$(?:2[abxy]?|[156]|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*)\$|\$\{|\$\(|%\w+%|\{\{|\[|\(|`)"""  # $VAR ${VAR} %VAR% {{tmpl}} <placeholder>
     r"""|^(?-i:[@&*!](?:[a-z_][a-z0-9_.-]*|[A-Z_][A-Z0-9_]*|Ref|GetAtt|Sub|vault))$"""  # @var &anchor *alias !Ref
     r"""|(?:process\.env|os\.environ|getenv|environ\[|secrets\.|vault:|ssm:|env\()""",
     re.IGNORECASE,
@@ -52,7 +53,8 @@ _REFERENCE_RE = re.compile(
 # foo.bar.baz, self.password, var.db_password, settings.SECRET_KEY: attribute access in code.
 _DOTTED_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)+(?:\(\))?$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z_-]*$")
-_PRINTF_RE = re.compile(r"%[sdr(]|\{\d*\}")  # printf / str.format placeholders: %s %d %(name)s {} {0}
+# printf / str.format / angle-bracket placeholders: %s %d %(name)s {} {0} <token> <your key>
+_PRINTF_RE = re.compile(r"%[sdr](?![A-Za-z0-9])|%\(\w+\)[sdr]|\{\d*\}|<[^<>]{0,40}>|^<|>$")
 _HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _RUN_RE = re.compile(r"(.)\1{5,}")  # six or more of the same character: filler, not entropy
