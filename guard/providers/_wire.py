@@ -152,6 +152,22 @@ class Collector:
             if s:
                 self.segments.append(Segment(s, p, role, kind))
 
+    def each(self, value: Any, path: Path, role: str = "", kind: str = "other") -> list[tuple[int, Any]]:
+        """(index, item) of a list; a value of another type is scanned deeply instead of dropped."""
+        if isinstance(value, list):
+            return list(enumerate(value))
+        if value is not None:
+            self.deep(value, path, role, kind)
+        return []
+
+    def dict_or_scan(self, value: Any, path: Path, role: str = "", kind: str = "other") -> dict[str, Any]:
+        """value if it is an object; anything else is scanned deeply and {} returned."""
+        if isinstance(value, dict):
+            return value
+        if value is not None:
+            self.deep(value, path, role, kind)
+        return {}
+
     def skip(self, path: Path, reason: str) -> None:
         """Note a part that is not text (an image, audio, token ids) and why it was not scanned."""
         self.skipped.append(f"{path_str(path)}: {reason}")

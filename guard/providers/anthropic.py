@@ -49,14 +49,12 @@ def extract(endpoint: str, path: str, body: Any) -> Extraction:
                 continue
             role = msg.get("role") if isinstance(msg.get("role"), str) else ""
             _blocks(msg.get("content"), ("messages", i, "content"), role, "text", c)
-    for i, tool in enumerate(body.get("tools") or []):
-        if isinstance(tool, dict):
-            c.text(tool.get("description"), ("tools", i, "description"), "system", "other")
-            if tool.get("input_schema") is not None:
-                c.skip(("tools", i, "input_schema"), "tool schema not scanned")
-    meta = body.get("metadata")
-    if isinstance(meta, dict):
-        c.deep(meta, ("metadata",), "", "other")
+    for i, tool in c.each(body.get("tools"), ("tools",), "system"):
+        tool = c.dict_or_scan(tool, ("tools", i), "system")
+        c.text(tool.get("description"), ("tools", i, "description"), "system", "other")
+        if tool.get("input_schema") is not None:
+            c.skip(("tools", i, "input_schema"), "tool schema not scanned")
+    c.text(body.get("metadata"), ("metadata",), "", "other")
     model = body.get("model") if isinstance(body.get("model"), str) else ""
     return Extraction(endpoint, model, body.get("stream") is True, tuple(c.segments), tuple(c.skipped))
 
@@ -97,12 +95,12 @@ def _blocks(value: Any, path: Path, role: str, kind: str, c: Collector) -> None:
 
 
 def _document(block: dict[str, Any], p: Path, role: str, c: Collector) -> None:
-    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    source = c.dict_or_scan(block.get("source"), p + ("source",), role, "attachment")
     if source.get("type") == "text":
         c.text(source.get("data"), p + ("source", "data"), role, "attachment")
     elif source.get("type") == "content":
         _blocks(source.get("content"), p + ("source", "content"), role, "attachment", c)
-    else:
+    elif source:
         kind = source.get("type") if source.get("type") in ("base64", "url", "file") else "unknown"
         c.skip(p + ("source",), f"{kind} document not scanned")  # a fixed word: skipped lines reach the audit
     for key in ("title", "context"):

@@ -36,9 +36,9 @@ def extract(endpoint: str, path: str, body: Any) -> Extraction:
             continue
         author = msg.get("author") if isinstance(msg.get("author"), dict) else {}
         role = author.get("role") if isinstance(author.get("role"), str) else "user"
-        content = msg.get("content") if isinstance(msg.get("content"), dict) else {}
         base = ("messages", i, "content")
-        for j, part in enumerate(content.get("parts") or []):
+        content = c.dict_or_scan(msg.get("content"), base, role, "text")
+        for j, part in c.each(content.get("parts"), base + ("parts",), role, "text"):
             if isinstance(part, str):
                 c.text(part, base + ("parts", j), role)
             elif isinstance(part, dict) and isinstance(part.get("text"), str):

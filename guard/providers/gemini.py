@@ -53,14 +53,13 @@ def extract(endpoint: str, path: str, body: Any) -> Extraction:
     c = Collector()
     if endpoint == "countTokens":
         key, inner = _get(body, "generateContentRequest")
-        if isinstance(inner, dict):
-            _request(inner, (key,), c)
+        _request(c.dict_or_scan(inner, (key,), "user"), (key,), c)
     if endpoint == "embedContent":
         _content(body.get("content"), ("content",), "user", c)
     elif endpoint == "batchEmbedContents":
         for i, req in enumerate(as_list(body.get("requests", []), "requests")):
-            if isinstance(req, dict):
-                _content(req.get("content"), ("requests", i, "content"), "user", c)
+            req = c.dict_or_scan(req, ("requests", i), "user")
+            _content(req.get("content"), ("requests", i, "content"), "user", c)
     else:
         _request(body, (), c)
     m = _METHOD.search(path.rstrip("/"))
@@ -76,15 +75,14 @@ def _request(body: dict[str, Any], base: Path, c: Collector) -> None:
     for i, content in enumerate(as_list(body.get("contents", []), "contents")):
         role = content.get("role", "user") if isinstance(content, dict) else "user"
         _content(content, base + ("contents", i), "assistant" if role == "model" else str(role), c)
-    for i, tool in enumerate(body.get("tools") or []):
-        if not isinstance(tool, dict):
-            continue
+    for i, tool in c.each(body.get("tools"), base + ("tools",), "system"):
+        tool = c.dict_or_scan(tool, base + ("tools", i), "system")
         key, decls = _get(tool, "functionDeclarations")
-        for j, decl in enumerate(decls or []):
-            if isinstance(decl, dict):
-                c.text(decl.get("description"), base + ("tools", i, key, j, "description"), "system", "other")
-                if decl.get("parameters") is not None:
-                    c.skip(base + ("tools", i, key, j, "parameters"), "tool schema not scanned")
+        for j, decl in c.each(decls, base + ("tools", i, key), "system"):
+            decl = c.dict_or_scan(decl, base + ("tools", i, key, j), "system")
+            c.text(decl.get("description"), base + ("tools", i, key, j, "description"), "system", "other")
+            if decl.get("parameters") is not None:
+                c.skip(base + ("tools", i, key, j, "parameters"), "tool schema not scanned")
 
 
 def _content(content: Any, path: Path, role: str, c: Collector) -> None:

@@ -96,21 +96,19 @@ def _chat(body: dict[str, Any], c: Collector) -> None:
         _content(msg.get("content"), base + ("content",), role, kind, c)
         for key in ("name", "refusal", "thinking", "reasoning_content"):
             c.text(msg.get(key), base + (key,), role, "other" if key == "name" else "text")
-        for j, call in enumerate(msg.get("tool_calls") or []):
+        for j, call in c.each(msg.get("tool_calls"), base + ("tool_calls",), role, "tool_args"):
             fn = call.get("function") if isinstance(call, dict) else None
             if isinstance(fn, dict):
                 # OpenAI sends arguments as a JSON string; Ollama as an object.
                 c.text(fn.get("arguments"), base + ("tool_calls", j, "function", "arguments"), role, "tool_args")
             elif call is not None:
                 c.deep(call, base + ("tool_calls", j), role, "tool_args")
-        fc = msg.get("function_call")
-        if isinstance(fc, dict):
-            c.text(fc.get("arguments"), base + ("function_call", "arguments"), role, "tool_args")
-        for j, _ in enumerate(msg.get("images") or []):  # Ollama: base64 images
+        fc = c.dict_or_scan(msg.get("function_call"), base + ("function_call",), role, "tool_args")
+        c.text(fc.get("arguments"), base + ("function_call", "arguments"), role, "tool_args")
+        for j, _ in c.each(msg.get("images"), base + ("images",), role):  # Ollama: base64 images
             c.skip(base + ("images", j), "image not scanned")
-    prediction = body.get("prediction")
-    if isinstance(prediction, dict):
-        _content(prediction.get("content"), ("prediction", "content"), "assistant", "text", c)
+    prediction = c.dict_or_scan(body.get("prediction"), ("prediction",), "assistant")
+    _content(prediction.get("content"), ("prediction", "content"), "assistant", "text", c)
     _common(body, c)
 
 
@@ -186,9 +184,9 @@ def _response_item(item: Any, p: Path, c: Collector) -> None:
         else:
             c.text(out, p + ("output",), "tool", "tool_result")
     elif itype == "reasoning":
-        for j, s in enumerate(item.get("summary") or []):
-            if isinstance(s, dict):
-                c.text(s.get("text"), p + ("summary", j, "text"), "assistant")
+        for j, s in c.each(item.get("summary"), p + ("summary",), "assistant"):
+            s = c.dict_or_scan(s, p + ("summary", j), "assistant")
+            c.text(s.get("text"), p + ("summary", j, "text"), "assistant")
         if item.get("encrypted_content"):
             c.skip(p + ("encrypted_content",), "encrypted by the provider")
     elif itype == "item_reference":
@@ -231,7 +229,7 @@ def _ollama_generate(body: dict[str, Any], c: Collector) -> None:
     c.text(body.get("prompt"), ("prompt",), "user")
     c.text(body.get("suffix"), ("suffix",), "user")
     c.text(body.get("template"), ("template",), "system", "other")
-    for j, _ in enumerate(body.get("images") or []):
+    for j, _ in c.each(body.get("images"), ("images",)):
         c.skip(("images", j), "image not scanned")
     if body.get("context"):
         c.skip(("context",), "token ids of an earlier reply not scanned")
@@ -240,15 +238,13 @@ def _ollama_generate(body: dict[str, Any], c: Collector) -> None:
 def _common(body: dict[str, Any], c: Collector) -> None:
     """Fields every OpenAI request may carry that still leave the company with user text in them."""
     c.text(body.get("user"), ("user",), "", "other")
-    if isinstance(body.get("metadata"), dict):
-        c.deep(body["metadata"], ("metadata",), "", "other")
+    c.text(body.get("metadata"), ("metadata",), "", "other")
 
 
 def _tools(body: dict[str, Any], c: Collector) -> None:
     """Scan tool descriptions; list tool JSON schemas as skipped (structure, not prose)."""
-    for i, tool in enumerate(body.get("tools") or []):
-        if not isinstance(tool, dict):
-            continue
+    for i, tool in c.each(body.get("tools"), ("tools",), "system"):
+        tool = c.dict_or_scan(tool, ("tools", i), "system")
         fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
         base: Path = ("tools", i, "function") if fn is not tool else ("tools", i)
         c.text(fn.get("description"), base + ("description",), "system", "other")

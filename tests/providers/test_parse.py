@@ -331,3 +331,40 @@ def test_when_a_stored_prompt_has_variables_then_they_are_scanned_and_images_ski
         "prompt.variables.note.text": "mail maria.lopez@example.com",
     }
     assert parsed.skipped == ("prompt.variables.photo: image not scanned",)
+
+
+# Fields of an unexpected type still leave the company: their text is scanned, never dropped.
+ODD_SHAPES = [
+    ("openai", "/v1/chat/completions", {"messages": [{"role": "assistant", "tool_calls": "Maria Lopez"}]}),
+    ("openai", "/v1/chat/completions", {"messages": [{"role": "assistant", "function_call": "Maria Lopez"}]}),
+    ("openai", "/v1/chat/completions", {"messages": [], "prediction": "Maria Lopez"}),
+    ("openai", "/v1/chat/completions", {"messages": [], "metadata": "Maria Lopez"}),
+    ("openai", "/v1/chat/completions", {"messages": [], "tools": ["Maria Lopez"]}),
+    ("openai", "/v1/responses", {"input": [{"type": "reasoning", "summary": "Maria Lopez"}]}),
+    ("anthropic", "/v1/messages", {"messages": [], "tools": "Maria Lopez"}),
+    (
+        "anthropic",
+        "/v1/messages",
+        {"messages": [{"role": "user", "content": [{"type": "document", "source": "Maria Lopez"}]}]},
+    ),
+    (
+        "gemini",
+        "/v1beta/models/g:generateContent",
+        {"contents": [], "tools": [{"functionDeclarations": "Maria Lopez"}]},
+    ),
+    ("gemini", "/v1beta/models/g:batchEmbedContents", {"requests": ["Maria Lopez"]}),
+    (
+        "chatgpt_web",
+        "/backend-api/conversation",
+        {"messages": [{"author": {"role": "user"}, "content": "Maria Lopez"}]},
+    ),
+    ("chatgpt_web", "/backend-api/conversation", {"messages": [{"content": {"parts": "Maria Lopez"}}]}),
+]
+
+
+@pytest.mark.parametrize(("adapter", "path", "body"), ODD_SHAPES)
+def test_when_a_field_has_an_unexpected_type_then_its_text_is_still_scanned(adapter, path, body):
+    parsed = parse_request(adapter, "POST", path, {}, json.dumps(body).encode())
+    assert [s.text for s in parsed.segments] == ["Maria Lopez"]
+    replaced = json.loads(rebuild_body(parsed, {parsed.segments[0].path: "[PERSON_1]"}))
+    assert "Maria Lopez" not in json.dumps(replaced)
