@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
@@ -9,6 +11,7 @@ from typer.testing import CliRunner
 from guard.audit import chain
 from guard.audit.models import AuditEventRow, FindingRow
 from guard.audit.records import chain_hash
+from guard.audit.store import open_store
 from guard.cli import app
 from tests.audit.factories import make_event
 
@@ -79,3 +82,28 @@ def test_chain_continues_across_writers(filled):
     chain.append(filled, [make_event(99)])
     res = chain.verify(filled)
     assert res.ok and res.checked == 7
+
+
+def test_concurrent_writers_on_separate_connections_keep_one_gapless_chain(db_url):
+    # The proxy's writer and the UI's admin events append from different processes: each thread
+    # here has its own engine, so they contend through the database exactly as processes would.
+    stores = [open_store(db_url) for _ in range(3)]
+    errors = []
+
+    def work(s, k):
+        try:
+            for i in range(15):
+                chain.append(s, [make_event(k * 100 + i), make_event(k * 100 + 50 + i)])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s, k)) for k, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    res = chain.verify(stores[0])
+    assert res.ok and res.checked == 90 and res.last_seq == 90
+    for s in stores:
+        s.close()
