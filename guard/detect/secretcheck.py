@@ -112,6 +112,13 @@ def _mixed_case_ratio_ok(v: str) -> bool:
     return 0.2 <= upper <= 0.8 or upper in (0.0, 1.0)
 
 
+def _path_like(v: str) -> bool:
+    """A/b/c file or URL paths with word segments; base64 keys may hold slashes too, but no words."""
+    if v.count("/") < 2 or "+" in v or not re.fullmatch(r"[\w./-]+", v):
+        return False
+    return any(p.isalpha() and p.islower() and len(p) >= 3 for p in re.split(r"[/._-]", v))
+
+
 def _resource_name(v: str) -> bool:
     """Lower-case words and numbers joined by - _ . with at least one real word and no long blob."""
     if not _RESOURCE_NAME_RE.match(v):
@@ -133,7 +140,7 @@ def secret_like(value: str) -> bool:
         return False  # prod-db-01, cmp2-qat-1208358310: resource names, not keys
     if any(c in _CODE_CHARS for c in v) or " " in v:
         return False
-    if _DOTTED_RE.match(v) or "://" in v or "/" in v.strip("/") and v.count("/") > 2:
+    if _DOTTED_RE.match(v) or "://" in v or _path_like(v):
         return False
     if "@" in v and "." in v.split("@")[-1]:  # an e-mail address or user@host
         return False
