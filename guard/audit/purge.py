@@ -35,7 +35,9 @@ class PurgeResult:
     event_id: str
 
 
-def purge(store: Store, older_than: timedelta, actor: str = "", now: datetime | None = None) -> PurgeResult:
+def purge(
+    store: Store, older_than: timedelta, actor: str = "", now: datetime | None = None, record_empty: bool = True
+) -> PurgeResult:
     """Delete events older than `older_than` and record the purge, in one transaction.
 
     Only a prefix of the chain is deleted (every seq below the first event newer than the cutoff),
@@ -53,6 +55,8 @@ def purge(store: Store, older_than: timedelta, actor: str = "", now: datetime | 
         else:
             resume_prev = head_hash  # everything goes: the purge event itself continues the chain
         deleted = s.scalar(select(func.count()).select_from(_EV).where(_EV.c.seq <= last_old)) or 0
+        if not deleted and not record_empty:
+            return PurgeResult(0, cutoff, resume_seq, "")
         s.execute(delete(FindingRow).where(FindingRow.event_seq <= last_old))  # type: ignore[arg-type]
         s.execute(delete(Review).where(Review.event_seq <= last_old))  # type: ignore[arg-type]
         s.execute(delete(AuditEventRow).where(AuditEventRow.seq <= last_old))  # type: ignore[arg-type]

@@ -7,7 +7,8 @@ file. An acknowledged event survives kill -9 and is stored exactly once after re
 drains in order before newer events, and event_id is unique (duplicates are skipped on drain).
 Events submitted but not yet acknowledged live only in memory and may be lost on kill -9.
 
-If the database is unreachable, batches go to the spool instead, and the writer retries with
+Retention: with GUARD_AUDIT_RETENTION set (or `retention=`), the writer purges older events once a
+day while idle, as `guard audit purge` would. If the database is unreachable, batches go to the spool instead, and the writer retries with
 exponential backoff; when the database answers again the spool drains first, then new events.
 """
 
@@ -17,13 +18,16 @@ import logging
 import queue
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
 
 from guard.audit import chain
+from guard.audit.purge import parse_age, purge
 from guard.audit.spool import Spool
 from guard.audit.store import Store, open_store, redact_url
+from guard.config import settings
 from guard.events import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -42,12 +46,18 @@ class AuditWriter:
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         connect_timeout: float = 3.0,
+        retention: timedelta | None | str = "setting",
     ) -> None:
         self.db_url = db_url
         self.spool_dir = Path(spool_dir)
         self.batch_size = batch_size
         self.retry_initial, self.retry_max = retry_initial, retry_max
         self.connect_timeout = connect_timeout
+        if retention == "setting":
+            age = settings().audit_retention
+            retention = parse_age(age) if age else None
+        self.retention: timedelta | None = retention  # type: ignore[assignment]
+        self._next_purge = 0.0
         self._q: queue.SimpleQueue[tuple[int, AuditEvent] | object] = queue.SimpleQueue()
         self._count_lock = threading.Lock()
         self._submitted = 0  # number given to the last submitted event
@@ -140,6 +150,21 @@ class AuditWriter:
                     pending = []
             if stopping:
                 break
+            if not pending and self.retention is not None:
+                self._maybe_purge()
+
+    def _maybe_purge(self) -> None:
+        """Apply GUARD_AUDIT_RETENTION once a day while idle (recorded only when it deleted something)."""
+        if time.monotonic() < self._next_purge or (self._spool and self._spool.count) or not self._db_ready():
+            return
+        self._next_purge = time.monotonic() + 24 * 3600
+        try:
+            res = purge(self._store, self.retention, actor="guard retention", record_empty=False)  # type: ignore[arg-type]
+            if res.deleted:
+                log.info("audit retention: purged %d events older than %s", res.deleted, res.cutoff.isoformat())
+        except Exception as exc:  # noqa: BLE001
+            log.warning("audit retention purge failed (%s); retrying in an hour", type(exc).__name__)
+            self._next_purge = time.monotonic() + 3600
 
     def _take(self, pending: list[tuple[int, AuditEvent]]) -> bool:
         """Fill `pending` up to a batch from the queue; True once the stop marker was seen."""

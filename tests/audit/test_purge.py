@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -87,3 +88,30 @@ def test_cli_purge_without_age_is_a_usage_error(db_url, monkeypatch):
     monkeypatch.delenv("GUARD_AUDIT_RETENTION", raising=False)
     r = runner.invoke(app, ["audit", "purge", "--db", db_url])
     assert r.exit_code == 2
+
+
+def test_writer_applies_the_retention_setting_while_idle(store, db_url, tmp_path, monkeypatch):
+    from guard.audit.writer import AuditWriter
+
+    _fill(store, 3, 2)
+    monkeypatch.setenv("GUARD_AUDIT_RETENTION", "180d")
+    w = AuditWriter(db_url, tmp_path / "spool").start()
+    w.submit(make_event(50))
+    assert w.flush(20)
+    deadline = time.monotonic() + 20
+    while _count(store, PurgeCheckpoint) == 0:
+        assert time.monotonic() < deadline, "retention purge did not run"
+        time.sleep(0.1)
+    w.close()
+    with store.session() as s:
+        actions = list(s.scalars(select(AuditEventRow.action).order_by(AuditEventRow.seq)))
+    assert actions == ["redact", "redact", "redact", "purge"]  # 2 kept + the new one + the purge record
+    assert chain.verify(store).ok
+
+
+def test_writer_rejects_a_malformed_retention_setting(tmp_path, monkeypatch):
+    from guard.audit.writer import AuditWriter
+
+    monkeypatch.setenv("GUARD_AUDIT_RETENTION", "half a year")
+    with pytest.raises(ValueError, match="not an age"):
+        AuditWriter("sqlite:///" + str(tmp_path / "a.db"), tmp_path / "spool")
