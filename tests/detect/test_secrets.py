@@ -42,6 +42,13 @@ FOUND = [
     ("测试库的密码是Qw8#zLp2Vm，请保密。", "Qw8#zLp2Vm"),
     ("生产环境的API密钥是Zt7Wv1Bn8Cy3Fh5Js0Ga2Ue7IXq7Lm2Pz，请轮换。", "Zt7Wv1Bn8Cy3Fh5Js0Ga2Ue7IXq7Lm2Pz"),
     ("mysql -h db -u root -p'Lk3#vQ9zRt' shop", "Lk3#vQ9zRt"),
+    (
+        "钉钉机器人 https://oapi.dingtalk.com/robot/send?access_token=" + "7f3a9c" * 10 + "e1b2 发送失败",
+        "https://oapi.dingtalk.com/robot/send?access_token=" + "7f3a9c" * 10 + "e1b2",
+    ),
+    ("the API wants Bearer Zt7Wv1Bn8Cy3Fh5Js0Ga2Ue7IXq7Lm2 but says 401", "Zt7Wv1Bn8Cy3Fh5Js0Ga2Ue7IXq7Lm2"),
+    ("PGPASSWORD=Hn4$wq8Lz psql -h db -U app", "Hn4$wq8Lz"),
+    ("the wifi passphrase is GreenTea#2291", "GreenTea#2291"),
     ("curl -u deploy:Pq7Lm2Zx9Kd https://api.example.org/", "Pq7Lm2Zx9Kd"),
     (
         "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0NzExIiwicm9sZSI6ImFkbWluIn0."
@@ -79,6 +86,8 @@ CLEAN = [
     "The password is incorrect. Please reset your password to something memorable.",
     "请输入密码：",
     "publicKey = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE'",
+    'password_hash = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"',
+    "if passwd is None:\n    $pass = !$pass;",
 ]
 
 
