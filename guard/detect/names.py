@@ -29,15 +29,19 @@ _SUFFIX = re.compile(
     r"^,?[ ](?:MD|DDS|DVM|PhD|Ph\.D\.|MBA|MSc|BSc|B\.Eng|M\.Eng|B\.Sc|M\.Sc|Jr|Sr|II|III|IV|Esq|RN|CPA)\.?(?![\w])"
 )
 _TITLE_BEFORE = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Dipl\.-Ing|Dipl\.-Kfm|Ing|Univ\.Prof|Rev)\.?[ ])+$"
+    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Dipl\.-Ing|Dipl\.-Kfm|Ing|Univ\.Prof|Rev|"
+    r"President|Senator|Sen|Governor|Gov|Mayor|Colonel|Col|General|Gen|Captain|Capt|Lieutenant|Lt|Sergeant|Sgt|Officer|Detective|Det|Coach|Judge|Justice|Minister|Chancellor|Pope|Father|Sister|Uncle|Aunt|Auntie|Madam|Madame|Spokesman|Spokeswoman|Secretary|Professor|Doctor|Rabbi|Imam|Archbishop|Prince|Princess|Sheikh|Agent|Commissioner|Chairman|Chairwoman|Rep|Representative)\.?[ ])+$"
 )
 # First words that make a Titlecase run a place (Lake Chelsea, East Emilyside, Port Roy).
 _PLACE_FIRST = frozenset(
     "lake north south east west port new mount fort saint st upper lower great little old san santa".split()
 )
+# An all-lowercase "first [initial] last" (chat, social media): kept only when both parts are known.
+LOWER_PAIR = re.compile(r"(?<![\w@.\-/'])(?P<name>[a-z]{2,}[ ](?:[a-z]\.?[ ])?[a-z]{3,})(?![\w@(\-])")
 SINGLE = re.compile(rf"(?<![\w@.\-/])(?P<name>{_WORD})(?![\w@(\-]|\.\w|[ ][A-ZÀ-Þ])")
 _TITLE = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord|Herr|Frau|Mme|Mlle|Sr|Sra|Dipl\.-Ing|Rev|Capt|Sgt)\.?|\bM\.)[ ]$"
+    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord|Herr|Frau|Mme|Mlle|Sr|Sra|Dipl\.-Ing|Rev|"
+    r"President|Senator|Sen|Governor|Gov|Mayor|Colonel|Col|General|Gen|Captain|Capt|Lieutenant|Lt|Sergeant|Sgt|Officer|Detective|Det|Coach|Judge|Justice|Minister|Chancellor|Pope|Father|Sister|Uncle|Aunt|Auntie|Madam|Madame|Spokesman|Spokeswoman|Secretary|Professor|Doctor|Rabbi|Imam|Archbishop|Prince|Princess|Sheikh|Agent|Commissioner|Chairman|Chairwoman|Rep|Representative)\.?|\bM\.)[ ]$"
 )
 # Words that say "a person's name follows" (record labels, correspondence, reporting).
 _CUE = re.compile(
@@ -94,7 +98,7 @@ def gazetteer() -> tuple[frozenset[str], frozenset[str]]:
         return frozenset(line.split(" ", 1)[0].lower() for line in text.splitlines()[:limit] if line)
 
     first = read("dist.male.first", 1300) | read("dist.female.first", 4300)
-    last = read("dist.all.last", 8000)
+    last = read("dist.all.last", 10000)
     return first - _COMMON, last - _COMMON
 
 
@@ -146,13 +150,27 @@ def gazetteer_persons(text: str) -> list[Finding]:
         word = m.group("name").lower()
         head = text[max(0, s - 24) : s]
         sentence_start = s == 0 or bool(re.search(r"(?:[.!?:\n]|^)\s*$", head[-3:]))
-        if (
-            _TITLE.search(head[-12:])
-            or _STRONG_CUE.search(head)
-            or (word in first and not sentence_start and _cue_before(text, s))
-        ):
+        if re.search(r"\b(?:Lake|North|South|East|West|Port|New|Mount|Fort|Saint|St\.?)[ ]$", head):
+            continue  # Lake Marie, South Steven: a place
+        if _TITLE.search(head[-16:]) or _STRONG_CUE.search(head):
+            s, e = _widen(text, s, e)
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.55))
+        elif (
+            word in first and (not sentence_start or text[e : e + 1] in (":", ",", " ")) and not _code_line(text, s, e)
+        ):
+            out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.5))
+    for m in LOWER_PAIR.finditer(text):
+        s, e = m.span("name")
+        toks = m.group("name").split()
+        if toks[0] in first and toks[-1] in last and toks[-1] not in first and not _code_line(text, s, e):
+            if not (taken and inside(taken, s, s + 1)):
+                out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.5))
     return out
+
+
+def _code_line(text: str, s: int, e: int) -> bool:
+    nl = text.find("\n", e)
+    return bool(_CODE_LINE.search(text[text.rfind("\n", 0, s) + 1 : nl if nl >= 0 else len(text)]))
 
 
 def _is_person(toks: list[str], text: str, s: int, first: frozenset[str], last: frozenset[str]) -> bool:
@@ -193,8 +211,7 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
         known = toks[0].lower() in first or toks[-1].lower() in last
         # A lone unknown word is a name only mid-sentence and not as code (Differ(), heap.sort).
         starts = start == 0 or bool(re.search(r"(?:[.!?:\n'\"`>#]|^)\s*$", text[max(0, start - 3) : start]))
-        nl = text.find("\n", end)
-        code = bool(_CODE_LINE.search(text[text.rfind("\n", 0, start) + 1 : nl if nl >= 0 else len(text)]))
+        code = _code_line(text, start, end)
         if code and (len(toks) == 1 or not known):
             return None
         if len(toks) == 1 and (_PLACE_END.search(toks[0].lower()) or not known and starts):
