@@ -15,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from audit_ui.core.config import Settings
 from audit_ui.core.security import LoginLimiter
 from audit_ui.deps import MustChangePassword, NotAuthenticated, csrf_protect
+from audit_ui.pgindex import ensure_in_background
 from audit_ui.routes import auth, dashboard, events, evidence, rules, users
 from audit_ui.templating import templates
 from guard.audit.store import open_store
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = open_store(settings.db_url)
     app.state.engine = app.state.store.engine
+    if settings.search_indexes:
+        ensure_in_background(app.state.engine)  # PostgreSQL only; a no-op on SQLite
     app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window)
 
     @app.middleware("http")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, exists, or_, tuple_
+from sqlalchemy import String, cast, exists, literal, literal_column, or_, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col, select
 
+from audit_ui.pgindex import SEARCH_SQL
 from guard.audit.models import DISPOSITIONS, AuditEventRow, FindingRow
 
 ACTIONS = ("allow", "redact", "route_private", "block")
@@ -76,7 +79,33 @@ class EventFilter:
         return any(v for k, v in self.query_items() if k != "sort")
 
 
-def conditions(f: EventFilter) -> list[Any]:
+def _group_condition(group: str, dialect: str) -> Any:
+    E = AuditEventRow
+    if dialect == "postgresql":
+        # Containment on jsonb matches the ix_ui_event_groups GIN index (audit_ui/pgindex.py).
+        return cast(E.groups, JSONB).op("@>")(cast(literal(json.dumps([group])), JSONB))
+    # groups is a JSON list; match the quoted element so "eng" does not match "engineering".
+    return cast(E.groups, String).like(f"%{_like(json.dumps(group))}%", escape="\\")
+
+
+def _search_condition(q: str, dialect: str) -> Any:
+    # The audit store keeps no prompt text in clear (evidence is encrypted), so the search covers
+    # the event's own text: reason, identity, destination, model, conversation, error, rules, id.
+    E = AuditEventRow
+    pat = f"%{_like(q)}%"
+    if dialect == "postgresql":
+        # The same expression as the ix_ui_event_search_trgm trigram index (audit_ui/pgindex.py).
+        return or_(literal_column(SEARCH_SQL).ilike(pat, escape="\\"), col(E.event_id) == q)
+    columns = (E.reason, E.identity, E.destination, E.model, E.conversation_id, E.error)
+    return or_(
+        *(col(x).ilike(pat, escape="\\") for x in columns),
+        cast(E.policy_rules, String).ilike(pat, escape="\\"),
+        cast(E.classifications, String).ilike(pat, escape="\\"),
+        col(E.event_id) == q,
+    )
+
+
+def conditions(f: EventFilter, dialect: str = "sqlite") -> list[Any]:
     """SQL conditions for the filter (each one backed by an index of audit_event or audit_finding)."""
     E = AuditEventRow
     c: list[Any] = []
@@ -91,8 +120,7 @@ def conditions(f: EventFilter) -> list[Any]:
     if f.conversation:
         c.append(col(E.conversation_id) == f.conversation)
     if f.group:
-        # groups is a JSON list; match the quoted element so "eng" does not match "engineering".
-        c.append(cast(E.groups, String).like(f'%"{_like(f.group)}"%', escape="\\"))
+        c.append(_group_condition(f.group, dialect))
     if f.review == "open":
         c.append(col(E.review_status).in_(OPEN_STATUSES))
         c.append(or_(col(E.action) != "allow", col(E.finding_count) > 0))
@@ -103,19 +131,7 @@ def conditions(f: EventFilter) -> list[Any]:
     if f.rule:
         c.append(exists().where(FindingRow.event_seq == E.seq, FindingRow.rule_id == f.rule))
     if f.q:
-        # The audit store keeps no prompt text in clear (evidence is encrypted), so the search covers
-        # the event's own text: reason, identity, destination, model, rules, ids, error.
-        pat = f"%{_like(f.q)}%"
-        c.append(
-            or_(
-                *(
-                    col(x).ilike(pat, escape="\\")
-                    for x in (E.reason, E.identity, E.destination, E.model, E.event_id, E.conversation_id, E.error)
-                ),
-                cast(E.policy_rules, String).ilike(pat, escape="\\"),
-                cast(E.classifications, String).ilike(pat, escape="\\"),
-            )
-        )
+        c.append(_search_condition(f.q, dialect))
     return c
 
 
@@ -135,19 +151,25 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
         return None
 
 
-def list_events(
-    session: Session, f: EventFilter, *, after: str = "", limit: int = 50
-) -> tuple[list[AuditEventRow], str]:
-    """One page of events matching `f`, and the cursor of the next page ('' on the last)."""
+def page_query(f: EventFilter, *, after: str = "", limit: int = 50, dialect: str = "sqlite") -> Any:
+    """The SELECT for one keyset page (limit + 1 rows, to know whether another page follows)."""
     E = AuditEventRow
-    stmt = select(E).where(*conditions(f))
+    stmt = select(E).where(*conditions(f, dialect))
     key = decode_cursor(after) if after else None
     newest = f.sort != "oldest"
     if key is not None:
         t, seq = key[0].astimezone(UTC), key[1]
         stmt = stmt.where(tuple_(E.time, E.seq) < tuple_(t, seq) if newest else tuple_(E.time, E.seq) > tuple_(t, seq))
     order = (col(E.time).desc(), col(E.seq).desc()) if newest else (col(E.time).asc(), col(E.seq).asc())
-    rows = list(session.exec(stmt.order_by(*order).limit(limit + 1)))
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def list_events(
+    session: Session, f: EventFilter, *, after: str = "", limit: int = 50
+) -> tuple[list[AuditEventRow], str]:
+    """One page of events matching `f`, and the cursor of the next page ('' on the last)."""
+    dialect = session.get_bind().dialect.name
+    rows = list(session.exec(page_query(f, after=after, limit=limit, dialect=dialect)))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1]) if more and rows else ""
@@ -158,5 +180,5 @@ def stream_events(session: Session, f: EventFilter) -> Any:
     E = AuditEventRow
     newest = f.sort != "oldest"
     order = (col(E.time).desc(), col(E.seq).desc()) if newest else (col(E.time).asc(), col(E.seq).asc())
-    stmt = select(E).where(*conditions(f)).order_by(*order).limit(MAX_CSV_ROWS)
+    stmt = select(E).where(*conditions(f, session.get_bind().dialect.name)).order_by(*order).limit(MAX_CSV_ROWS)
     return session.exec(stmt.execution_options(yield_per=1000))

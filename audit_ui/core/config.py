@@ -35,6 +35,7 @@ class Settings(BaseSettings):
         default_factory=list
     )  # addresses/networks allowed to send sso_header
     page_size: int = 50
+    search_indexes: bool = True  # create the PostgreSQL search/group indexes at start-up (audit_ui/pgindex.py)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
