@@ -11,6 +11,8 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import ahocorasick
+
 from guard.core import Finding
 
 PLACEHOLDER_PREFIX: dict[str, str] = {
@@ -43,7 +45,7 @@ class Vault:
         self._next: dict[str, int] = {}  # prefix -> last number used
         self._reserved: set[str] = set()  # placeholder-looking strings users typed themselves
         self._partials: set[str] = set()  # every proper prefix of an issued placeholder
-        self._known_re: re.Pattern[str] | None = None
+        self._known: ahocorasick.Automaton | None = None  # every issued value, for whole-word lookup
         self._longest = 0
 
     def __len__(self) -> int:
@@ -65,8 +67,7 @@ class Vault:
                 self._reserved.add(token)
         spans += [(f.start, f.end, prefix_for(f.category)) for f in findings if 0 <= f.start < f.end <= len(text)]
         if self._value:
-            known = self._known_pattern()
-            spans += [(m.start(), m.end(), "") for m in known.finditer(text)]
+            spans += self._known_spans(text)
         if not spans:
             return text
         spans.sort(key=lambda s: (s[0], -s[1], s[2] == ""))
@@ -99,16 +100,25 @@ class Vault:
         self._value[placeholder] = value
         self._partials.update(placeholder[:i] for i in range(1, len(placeholder)))
         self._longest = max(self._longest, len(placeholder))
-        self._known_re = None
+        self._known = None
         return placeholder
 
-    def _known_pattern(self) -> re.Pattern[str]:
-        if self._known_re is None:
-            values = sorted(self._placeholder, key=len, reverse=True)
-            # Whole-word occurrences only, so "Ann" is not found inside "Annual".
-            alternation = "|".join(re.escape(v) for v in values)
-            self._known_re = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
-        return self._known_re
+    def _known_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Whole-word occurrences of issued values (Aho-Corasick: one pass, whatever the vault size)."""
+        if self._known is None:
+            self._known = ahocorasick.Automaton()
+            for value in self._placeholder:
+                self._known.add_word(value, len(value))
+            self._known.make_automaton()
+        out = []
+        for last, length in self._known.iter(text):
+            start, end = last - length + 1, last + 1
+            # Whole words only, so "Ann" is not found inside "Annual".
+            if (start == 0 or not _word(text[start - 1], text[start])) and (
+                end == len(text) or not _word(text[end - 1], text[end])
+            ):
+                out.append((start, end, ""))
+        return out
 
     def restore(self, text: str, *, json_escape: bool = False) -> str:
         """Put the real values back for placeholders this vault issued; leave every other bracket as is.
@@ -158,3 +168,8 @@ class VaultStore:
 
     def __len__(self) -> int:
         return len(self._vaults)
+
+
+def _word(a: str, b: str) -> bool:
+    """Whether a and b are both word characters (a boundary between them is no word boundary)."""
+    return (a.isalnum() or a == "_") and (b.isalnum() or b == "_")
