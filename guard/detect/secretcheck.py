@@ -163,6 +163,14 @@ def secret_like(value: str) -> bool:
     return entropy(v) >= (3.0 if len(v) < 20 else 3.3)
 
 
+def keyed_secret(value: str) -> bool:
+    """A value assigned to a service-named key: random-looking, or a long numeric key some APIs issue."""
+    v = value.strip()
+    if v.isdigit():
+        return len(v) >= 16 and not _RUN_RE.search(v) and entropy(v) >= 2.5
+    return secret_like(v)
+
+
 def password_like(value: str) -> bool:
     """A password value: not a placeholder, reference or code expression; some variety of characters."""
     v = value.strip()
@@ -210,6 +218,7 @@ SECRET_VALIDATORS: dict[str, Callable[[str], bool]] = {
     "not_placeholder": not_placeholder,
     "secret_like": secret_like,
     "password_like": password_like,
+    "keyed_secret": keyed_secret,
     "jwt": jwt,
     "high_entropy": high_entropy,
 }
