@@ -40,7 +40,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(route=st.sampled_from(ROUTES), body=st.dictionaries(st.sampled_from(KEYS), values, max_size=6))
 def test_when_a_body_has_any_shape_then_parse_reads_it_or_refuses_it_cleanly(route, body):
     try:
