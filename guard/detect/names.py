@@ -85,6 +85,12 @@ _PLACE_END = re.compile(
 )
 # A line that reads as source code: a single unknown Titlecase word there is an identifier.
 _CODE_LINE = re.compile(r"\w\(|[{}=]|;\s*$|^\s{4,}|^\s*(?:#|//|\*|>>>|from |import |def |class |return |raise )")
+# Name morphology: Latin-script diacritics, or surname endings of Slavic, Nordic, Baltic, Greek,
+# Romanian, Spanish and Portuguese naming (-ović, -ova, -sson, -dóttir, -escu, -opoulos, -ez...).
+_NAME_SHAPE = re.compile(
+    r"[À-ÖØ-öø-ÿĀ-Ž]|(?:ović|ovič|evič|ević|ić|ov|ova|ev|eva|ina|in|sky|ski|ska|czyk|wicz|sson|sen|dóttir|dottir|"
+    r"escu|opoulos|ou|akis|idis|ez|es|eira|inho|aka|uchi|moto|yama|mura|ura|ko|enko|uk|yk)$"
+)
 _PERSON_LABELS = {"PERSON"}
 _MAYBE_LABELS = {"ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC"}
 
@@ -217,6 +223,11 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
         if len(toks) == 1 and (_PLACE_END.search(toks[0].lower()) or not known and starts):
             return None
         return start, end
-    if label in _MAYBE_LABELS and len(toks) >= 2 and (toks[0].lower() in first or _cue_before(text, start)):
+    if label not in _MAYBE_LABELS or len(toks) < 2 or any(t.lower() in _NOT_LAST for t in toks):
+        return None
+    if toks[0].lower() in first or _cue_before(text, start):
+        return start, end
+    # spaCy's small model calls many foreign names ORG; take them back when the words read as a name.
+    if label == "ORG" and len(toks) <= 3 and (toks[-1].lower() in last or any(_NAME_SHAPE.search(t) for t in toks)):
         return start, end
     return None
