@@ -13,7 +13,9 @@ acts on, and a `kind`:
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +34,29 @@ _FIELDS = {
     "edm": {"id", "label", "kind", "store", "description"},
     "source_code": {"id", "label", "kind", "min_lines", "min_ratio", "description"},
 }
-# A line "looks like code" when it ends like a statement/block or starts with a keyword of a common
-# language (C family, Java, JS/TS, Python, Go, Rust, shell, SQL).
-_CODE_END = re.compile(r"[;{}()\[\]:,]\s*$|^\s*[})\]]")
+# A line "looks like code" when it ends like a statement or block, starts with a keyword of a common
+# language (C family, Java, JS/TS, Python, Go, Rust, shell, SQL), is an assignment or a comment, or
+# holds an operator or a call. Anchored matches and substring tests only: a search per line with
+# many alternatives costs ~50 us on a long prose line.
 _CODE_START = re.compile(
-    r"^\s*(?:def|class|import|from|return|if|elif|else|for|while|try|except|catch|finally|switch|case|"
+    r"\s*(?:(?:def|class|import|from|return|if|elif|else|for|while|try|except|catch|finally|switch|case|"
     r"function|const|let|var|public|private|protected|static|package|func|fn|impl|struct|enum|use|"
     r"#include|#define|@\w+|SELECT|INSERT|UPDATE|CREATE|async|await|export|namespace|template)\b"
+    r"|[})\]]|//|/\*|[\w.\[\]]+\s*=\s*\S)"
 )
-_CODE_OPS = re.compile(r"=>|->|==|!=|:=|\+=|&&|\|\||::|</?\w+>|\w\(|^\s*[\w.\[\]]+\s*=\s*\S|^\s*(?://|/\*)")
+_NON_WORD = re.compile(r"\W+")
+_CJK = re.compile(r"([\u2e80-\ud7af\uf900-\ufaff]+)")  # CJK ideographs, kana, hangul
+_CODE_OPS = ("=>", "->", "==", "!=", ":=", "+=", "&&", "||", "::")
+_CALL = re.compile(r"\w\(|</?\w+>")
+
+
+def _looks_like_code(line: str) -> bool:
+    end = line.rstrip()[-1:]
+    if end and end in ";{}()[]:,":
+        return True
+    if _CODE_START.match(line) or any(op in line for op in _CODE_OPS):
+        return True
+    return ("(" in line or "<" in line) and _CALL.search(line) is not None
 
 
 @dataclass(frozen=True)
@@ -58,8 +74,7 @@ class TermsClassifier:
     def build(cls, rid: str, label: str, terms: Sequence[str], case_sensitive: bool, disclose: bool) -> TermsClassifier:
         auto = ahocorasick.Automaton()
         for t in terms:
-            key = t if case_sensitive else t.lower()
-            auto.add_word(key, key)
+            auto.add_word(_term_key(t if case_sensitive else t.lower()), t)
         if terms:
             auto.make_automaton()
         return cls(rid, label, tuple(terms), case_sensitive, disclose, auto)
@@ -68,13 +83,8 @@ class TermsClassifier:
         """Terms of this list that occur in the text on word boundaries."""
         if not self.terms:
             return []
-        hay = text if self.case_sensitive else text.lower()
-        found: list[str] = []
-        for end, term in self.automaton.iter(hay):
-            start = end - len(term) + 1
-            if _boundary(hay, start - 1, term[0]) and _boundary(hay, end + 1, term[-1]):
-                found.append(term)
-        return found
+        hay = _padded(text if self.case_sensitive else text.lower())
+        return [term for _, term in self.automaton.iter(hay)]
 
     def classify(self, text: str) -> Classification | None:
         found = self.find(text)
@@ -84,16 +94,23 @@ class TermsClassifier:
         return Classification(self.label, self.id, f"{len(found)} match(es), first {shown}")
 
 
-def _boundary(hay: str, i: int, edge: str) -> bool:
-    """True when position i (just outside a match) does not glue a Latin-word term to more letters."""
-    if i < 0 or i >= len(hay) or not _wordish(edge):
-        return True
-    return not _wordish(hay[i])
+def _term_key(term: str) -> str:
+    """A term as the automaton sees it: padded like the text, except on a CJK edge (no boundary there)."""
+    key = _padded(term)
+    if _CJK.match(key, 1):
+        key = key[1:]
+    if _CJK.match(key, len(key) - 2):
+        key = key[:-1]
+    return key
 
 
-def _wordish(ch: str) -> bool:
-    # CJK ideographs/kana/hangul count as their own words: no boundary needed next to them.
-    return (ch.isalnum() or ch == "_") and not ("\u2e80" <= ch <= "\ud7af" or "\uf900" <= ch <= "\ufaff")
+def _padded(text: str) -> str:
+    """Text as space-separated words, CJK runs set apart: every automaton hit is then a whole-word hit.
+
+    Terms go through the same function, so "Halcyon-7" matches "halcyon 7" and "Halcyon-7", never
+    "Halcyon-70"; CJK text has no spaces, so a CJK term matches inside a CJK run (机密 in 机密文件).
+    """
+    return " " + " ".join(_CJK.sub(r" \1 ", _NON_WORD.sub(" ", text)).split()) + " "
 
 
 @dataclass(frozen=True)
@@ -122,14 +139,23 @@ class SourceCodeClassifier:
     min_ratio: float = 0.5
 
     def classify(self, text: str) -> Classification | None:
-        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("```")]
-        if len(lines) < self.min_lines:
+        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("```")]
+        n = len(lines)
+        if n < self.min_lines:
             return None
-        code = sum(1 for ln in lines if _CODE_END.search(ln) or _CODE_START.match(ln) or _CODE_OPS.search(ln))
-        ratio = code / len(lines)
+        need = self.min_ratio * n
+        code = prose = 0
+        for ln in lines:  # stop as soon as the verdict cannot change (long prose is rejected early)
+            if _looks_like_code(ln):
+                code += 1
+            else:
+                prose += 1
+                if n - prose < need:
+                    return None
+        ratio = code / n
         if ratio < self.min_ratio:
             return None
-        return Classification(self.label, self.id, f"{len(lines)} lines, {ratio:.0%} look like code")
+        return Classification(self.label, self.id, f"{n} lines, {ratio:.0%} look like code")
 
 
 Classifier = TermsClassifier | EdmClassifier | SourceCodeClassifier
@@ -141,15 +167,30 @@ class ClassifierSet:
 
     classifiers: tuple[Classifier, ...] = ()
     files: tuple[Path, ...] = ()
+    cache_entries: int = 4096
+    # Per segment text: a chat resends its whole history every turn, so turn N costs about turn 1.
+    _cache: OrderedDict[bytes, tuple[Classification, ...]] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
 
     def classify(self, segments: Sequence[Segment]) -> list[Classification]:
-        """One Classification per classifier that fires on the prompt (its segments joined)."""
-        text = "\n".join(s.text for s in segments)
-        out = []
-        for c in self.classifiers:
-            hit = c.classify(text)
-            if hit is not None:
-                out.append(hit)
+        """One Classification per classifier that fires on any segment (the first segment's detail)."""
+        seen: dict[str, Classification] = {}
+        for seg in segments:
+            for c in self._segment(seg.text):
+                seen.setdefault(c.rule_id, c)
+        return list(seen.values())
+
+    def _segment(self, text: str) -> tuple[Classification, ...]:
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        out = tuple(c for c in (k.classify(text) for k in self.classifiers) if c is not None)
+        self._cache[key] = out
+        if len(self._cache) > self.cache_entries:
+            self._cache.popitem(last=False)
         return out
 
 

@@ -16,15 +16,18 @@ import csv
 import hashlib
 import json
 import os
+import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 MAGIC = b"GUARD-EDM-1\n"
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \w is str.isalnum() plus "_" (Unicode-aware)
+_PUNCT = re.compile(r"[^\w\s]+")  # with "_": what _NOT_ALNUM removes, except whitespace
 MIN_CHARS = 4  # shorter normalised values ("42", "ok") would match everywhere
 MAX_WORDS = 6
 
@@ -35,11 +38,25 @@ class EdmError(ValueError):
 
 def normalise(value: str) -> str:
     """Canonical form compared by EDM: NFKC, casefolded, letters and digits only."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", value).casefold() if ch.isalnum())
+    return _NOT_ALNUM.sub("", _fold(value))
 
 
-def _hash(salt: bytes, norm: str) -> int:
-    return int.from_bytes(hashlib.blake2b(norm.encode(), key=salt, digest_size=8).digest(), "little")
+def _fold(text: str) -> str:
+    if text.isascii():  # NFKC and casefold change nothing in ASCII but case: skip the Unicode tables
+        return text.lower()
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _hasher(salt: bytes) -> Callable[[str], int]:
+    """_hash with the keyed state prepared once (copying it is cheaper than keying per value)."""
+    base = hashlib.blake2b(key=salt, digest_size=8)
+
+    def h(norm: str) -> int:
+        x = base.copy()
+        x.update(norm.encode())
+        return int.from_bytes(x.digest(), "little")
+
+    return h
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,10 @@ class EdmStore:
     max_words: int
     hashes: np.ndarray  # sorted uint64
     path: Path | None = None
+    _h: Callable[[str], int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_h", _hasher(self.salt))
 
     @property
     def nbytes(self) -> int:
@@ -62,7 +83,7 @@ class EdmStore:
         """For each normalised candidate, is it in the list?"""
         if not norms or not len(self.hashes):
             return [False] * len(norms)
-        keys = np.fromiter((_hash(self.salt, n) for n in norms), dtype=np.uint64, count=len(norms))
+        keys = np.fromiter(map(self._h, norms), dtype=np.uint64, count=len(norms))
         idx = np.searchsorted(self.hashes, keys)
         idx[idx >= len(self.hashes)] = 0
         return (self.hashes[idx] == keys).tolist()
@@ -79,7 +100,9 @@ class EdmStore:
 
 def candidates(text: str, max_words: int) -> list[str]:
     """Every normalised run of 1..max_words whitespace tokens, at least MIN_CHARS long, deduplicated."""
-    tokens = [normalise(t) for t in text.split()]
+    tokens = _PUNCT.sub("", _fold(text)).replace("_", "").split()  # one pass over the text, not per token
+    if max_words == 1:
+        return list(dict.fromkeys(t for t in tokens if len(t) >= MIN_CHARS))
     seen: dict[str, None] = {}
     for i in range(len(tokens)):
         joined = ""
@@ -95,6 +118,7 @@ def candidates(text: str, max_words: int) -> list[str]:
 def build_store(name: str, columns: Sequence[str], values: Iterable[str], salt: bytes | None = None) -> EdmStore:
     """Hash values into a store (the values are normalised and hashed one by one, never kept)."""
     salt = salt or secrets.token_bytes(16)
+    h = _hasher(salt)
     hashed: list[int] = []
     max_words = 1
     for v in values:
@@ -102,7 +126,7 @@ def build_store(name: str, columns: Sequence[str], values: Iterable[str], salt: 
         if len(norm) < MIN_CHARS:
             continue
         max_words = max(max_words, min(MAX_WORDS, len(v.split())))
-        hashed.append(_hash(salt, norm))
+        hashed.append(h(norm))
     arr = np.unique(np.array(hashed, dtype=np.uint64))
     return EdmStore(name, tuple(columns), len(hashed), salt, max_words, arr)
 

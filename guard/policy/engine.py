@@ -51,6 +51,9 @@ class Policy(DefaultPolicy):
         self.classifiers = classifiers or ClassifierSet()
         self.groupmap = groups or GroupMap()
         self.destinations = destinations or Destinations()
+        self._allow_by_cat: dict[str, list] = {}
+        for a in spec.allowlists:
+            self._allow_by_cat.setdefault(a.category, []).append(a)
 
     @property
     def private_target(self) -> str:
@@ -97,7 +100,8 @@ class Policy(DefaultPolicy):
                 dropped.append(((seg, f), f"threshold-{f.category}"))
                 continue
             value = seg.text[f.start : f.end]
-            al = next((a for a in self.spec.allowlists if a.allows(f.category, value)), None)
+            lists = self._allow_by_cat.get(f.category)
+            al = next((a for a in lists if a.allows(f.category, value)), None) if lists else None
             if al is not None:
                 dropped.append(((seg, f), al.id))
             else:

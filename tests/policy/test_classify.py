@@ -31,6 +31,8 @@ def _rules(cs, text: str) -> set[str]:
         ("Internal Only: onboarding checklist", "marking-en-phrase"),
         ("【机密】2024年第三季度财务预测", "marking-zh"),
         ("内部资料，严禁外传。请帮我总结下面的会议纪要", "marking-zh"),
+        ("请审阅这份机密文件并列出风险", "marking-zh"),  # inside a CJK run: no word boundary needed
+        ("机密Nightjar roadmap", "codenames"),  # Latin term right after CJK text
         ("Status update on Project Bluefin for the steering group", "codenames"),
         ("nightjar rollout slipped by two weeks", "codenames"),
         ("Draft a renewal offer for Globex Corporation", "customers"),
@@ -46,6 +48,7 @@ def test_when_marking_or_listed_term_then_classified(shipped, text: str, rule: s
         "Is this information confidential? How do I mark documents?",  # prose, not a banner
         "The nightjars were singing at dusk",  # plural, not the codename (word boundary)
         "Bluefin tuna recipes",  # part of the codename only
+        "Halcyon-70 is another product",  # "Halcyon-7" followed by more digits
         "Initechnology is a made-up word",  # customer name inside a longer word
         "请解释一下机器学习",  # 机器 is not 机密
         "Write a function that adds two numbers",

@@ -179,3 +179,28 @@ def test_private_model_down_blocks_with_clear_message_then_policy_reload_falls_b
             policy.write_text(original)
     finally:
         private.status = 200
+
+
+def test_monitor_mode_records_the_decision_but_forwards_unchanged(world, oai) -> None:
+    _, upstream, private, home = world
+    policy = home / "rules" / "policy.yaml"
+    original = policy.read_text()
+    policy.write_text(original.replace("  monitor: false", "  monitor: true"))
+    try:
+        deadline = time.time() + 20
+        while True:  # until the proxy has reloaded the policy (it checks every second)
+            model = _model("gpt-4o")
+            prompt = f"{SECRET_PLAN} ({model})"
+            before = len(private.requests)
+            oai.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
+            if model in upstream.seen():
+                break
+            assert time.time() < deadline, "monitor mode did not take effect"
+            time.sleep(0.5)
+        assert prompt in upstream.seen()  # not enforced: the public upstream got the prompt as sent
+        assert len(private.requests) == before
+        row = audit_rows(home, model)[0]
+        assert row["monitor"] and row["action"] == "route_private" and "marking-en-caps" in row["policy_rules"]
+    finally:
+        policy.write_text(original)
+        time.sleep(1.5)  # let the proxy reload the enforcing policy before other tests run
