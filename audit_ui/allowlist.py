@@ -1,8 +1,9 @@
 """Allow-list entries added from reviewed false positives, written to rules/allowlist.yaml.
 
-The audit store holds no raw value, so an entry names the value by its keyed fingerprint
-(HMAC-SHA256 under the site key, guard.events.fingerprint) together with the rule that fired;
-the masked preview and the reviewer's note say what it is to a human reading the file.
+Entries mirror rules/policy.yaml's `allowlists` (id, category, ...), but the audit store holds no
+raw value and no unkeyed hash, so a value is named by its keyed fingerprint (`fingerprints`:
+HMAC-SHA256 under the site key, guard.events.fingerprint) instead of `values` / `sha256`; the
+rule that fired, the masked preview and the reviewer's note say what it is to a human reader.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 FILE = "allowlist.yaml"
 HEADER = (
     "# Values reviewers marked as false positives in the review UI (guard ui -> Rules).\n"
-    "# Each entry suppresses one value for one rule: the value is named by its fingerprint, the\n"
+    "# Same shape as rules/policy.yaml allowlists, but each value is named by its fingerprint, the\n"
     "# HMAC-SHA256 under this site's fingerprint key (guard.events.fingerprint), never in clear.\n"
 )
 _lock = threading.Lock()
@@ -31,7 +32,7 @@ def load(rules_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return list(data.get("allow", []) or [])
+    return list(data.get("allowlists", []) or [])
 
 
 def add(
@@ -48,13 +49,14 @@ def add(
     """Append an entry unless (rule_id, fingerprint) is already listed; return True if added."""
     with _lock:
         entries = load(rules_dir)
-        if any(e.get("rule_id") == rule_id and e.get("fingerprint") == fingerprint for e in entries):
+        if any(e.get("rule_id") == rule_id and fingerprint in (e.get("fingerprints") or []) for e in entries):
             return False
         entries.append(
             {
-                "rule_id": rule_id,
+                "id": f"ui-{fingerprint[:12]}-{len(entries) + 1}",
                 "category": category,
-                "fingerprint": fingerprint,
+                "rule_id": rule_id,
+                "fingerprints": [fingerprint],
                 "preview": preview,
                 "note": note,
                 "added_by": added_by,
@@ -62,7 +64,7 @@ def add(
                 "event_id": event_id,
             }
         )
-        body = HEADER + yaml.safe_dump({"allow": entries}, sort_keys=False, allow_unicode=True, width=100)
+        body = HEADER + yaml.safe_dump({"allowlists": entries}, sort_keys=False, allow_unicode=True, width=100)
         rules_dir.mkdir(parents=True, exist_ok=True)
         # Write then rename: the proxy reloading rules/ never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=rules_dir, prefix=".allowlist.", suffix=".tmp")

@@ -66,7 +66,9 @@ class Settings(BaseSettings):
     @property
     def rules_dir(self) -> Path:
         """The rules directory: GUARD_RULES, else the bundled rules/."""
-        return self.rules or Path(__file__).resolve().parents[2] / "rules"
+        from guard.detect.rules import BUNDLED_RULES  # the checkout's rules/, or the wheel's guard/_rules
+
+        return self.rules or BUNDLED_RULES
 
     def is_trusted_proxy(self, host: str | None) -> bool:
         """True when `host` is one of the configured reverse-proxy addresses."""

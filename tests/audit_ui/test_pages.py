@@ -135,10 +135,11 @@ def test_admin_allow_lists_a_false_positive_with_the_reviewers_note(as_role, set
     assert r.status_code == 303
     admin.post("/events/e03/allowlist", data={"csrf_token": token, "finding_id": fid})  # twice: one entry
     data = yaml.safe_load((settings.rules_dir / "allowlist.yaml").read_text())
-    assert data["allow"] == [
+    assert data["allowlists"] == [
         {
-            "rule_id": "github-token", "category": "secret", "fingerprint": "cd" * 32, "preview": "gh…mP (40)",
-            "note": "docs example token", "added_by": "admin", "added_at": data["allow"][0]["added_at"], "event_id": "e03",
+            "id": f"ui-{'cd' * 6}-1", "category": "secret", "rule_id": "github-token", "fingerprints": ["cd" * 32],
+            "preview": "gh…mP (40)", "note": "docs example token", "added_by": "admin",
+            "added_at": data["allowlists"][0]["added_at"], "event_id": "e03",
         }
     ]  # fmt: skip
     assert "docs example token" in admin.get("/rules").text
