@@ -18,6 +18,7 @@ import ahocorasick
 
 from guard.core import Finding
 from guard.detect.address import extend_addresses
+from guard.detect.names import label_names
 from guard.detect.rules import Rule, load_detectors
 from guard.detect.validators import VALIDATORS, shannon_entropy
 
@@ -83,7 +84,7 @@ class Engine:
                 for acc, extra in zip(found, model.scan_many(fresh), strict=True):
                     acc.extend(extra)
             for i, text, finds in zip(todo, fresh, found, strict=True):
-                resolved = resolve_overlaps(finds)
+                resolved = resolve_overlaps(finds + label_names(text, finds))
                 self._remember(text, resolved)
                 out[i] = resolved
         return [o if o is not None else [] for o in out]

@@ -53,7 +53,9 @@ _CUE = re.compile(
 # Cues strong enough that the single Titlecase word after them is a name (Hi Garvan, said Erle).
 _STRONG_CUE = re.compile(
     r"(?i:\b(?:my name is|name is|call me|i'm|i am|hi|hello|hey|dear|thanks|thank you|said|asked|told|cc|"
-    r"spoke with|talked to|met with|belongs to|signed by|written by|directed by|starring|people call me)[ ,:]*)$"
+    r"spoke with|talked to|met with|belongs to|signed by|written by|directed by|starring|people call me|"
+    r"(?:first|last|middle|maiden|family|given)[ ]name(?:[ ]is)?|surname(?:[ ]is)?|named(?:[ ]him|[ ]her)?|"
+    r"my[ ](?:kid|son|daughter|wife|husband|mother|father|mom|dad|brother|sister|friend|boss|partner))[ ,:?]*)$"
 )
 # First names that are also everyday English words or month names: they need more evidence.
 _COMMON = frozenset(
@@ -179,6 +181,27 @@ def _code_line(text: str, s: int, e: int) -> bool:
     return bool(_CODE_LINE.search(text[text.rfind("\n", 0, s) + 1 : nl if nl >= 0 else len(text)]))
 
 
+def label_names(text: str, findings: list[Finding]) -> list[Finding]:
+    """Name lines heading a mailing label: a name run alone on one of the 3 lines above an address."""
+    out: list[Finding] = []
+    for f in findings:
+        if f.category != "address":
+            continue
+        top = f.start
+        for _ in range(3):
+            end = text.rfind("\n", 0, top)
+            if end < 0:
+                break
+            start = text.rfind("\n", 0, end) + 1
+            line = text[start:end]
+            bare = line.strip(" \t>?*-")
+            if bare and plausible_name(bare) and 2 <= len(bare.split()) <= 4:
+                off = start + line.index(bare)
+                out.append(Finding("person", "PERSON", "person-label", off, off + len(bare), 0.6))
+            top = start
+    return out
+
+
 def _is_person(toks: list[str], text: str, s: int, first: frozenset[str], last: frozenset[str]) -> bool:
     opener = toks[0].lower()
     if opener in first or _cue_before(text, s):
@@ -220,7 +243,9 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
         code = _code_line(text, start, end)
         if code and (len(toks) == 1 or not known):
             return None
-        if len(toks) == 1 and (_PLACE_END.search(toks[0].lower()) or not known and starts):
+        if len(toks) == 1 and (
+            _PLACE_END.search(toks[0].lower()) or (not known and starts and not _NAME_SHAPE.search(span))
+        ):
             return None
         return start, end
     if label not in _MAYBE_LABELS or len(toks) < 2 or any(t.lower() in _NOT_LAST for t in toks):
