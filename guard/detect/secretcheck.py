@@ -66,7 +66,7 @@ _VENDOR_PREFIX_RE = re.compile(
     r"hf_|npm_|pypi-|SG\.|sk-ant-|shpat_|glsa_|glc_|dop_v1_|AIza)"
 )
 _CODE_CHARS = set("()[]{};")
-_SNAKE_RE = re.compile(r"^[a-z]+(?:_[a-z]+)+$")  # user_pass, index_info: identifiers in code
+_SNAKE_RE = re.compile(r"^[a-z]+(?:[_-][a-z]+)+$")  # user_pass, shorter-version: identifiers, slugs
 _RESOURCE_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+$")
 _PATH_RE = re.compile(r"^(?:~?/|\.{1,2}/|[A-Za-z]:\\)")  # /etc/x, ~/x, ./x, C:\x: file paths
 
