@@ -110,6 +110,7 @@ async def load(base: str, proxy: str | None, verify: ssl.SSLContext, clients: in
     lat: list[float] = []
     ttft: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(proxy=proxy, verify=verify, trust_env=False, timeout=60, limits=limits) as c:
         counter = iter(range(total))
@@ -128,15 +129,16 @@ async def load(base: str, proxy: str | None, verify: ssl.SSLContext, clients: in
                             async for chunk in r.aiter_raw():
                                 if first is None and chunk:
                                     first = time.perf_counter() - t0
-                            ok = r.status_code == 200
+                            ok, why = r.status_code == 200, f"HTTP {r.status_code}"
                         ttft.append((first or 0.0) * 1000)
                     else:
                         r = await c.post(base + "/v1/chat/completions", json=body)
-                        ok = r.status_code == 200
-                except Exception:
-                    ok = False
+                        ok, why = r.status_code == 200, f"HTTP {r.status_code}: {r.text[:160]}"
+                except Exception as exc:
+                    ok, why = False, type(exc).__name__
                 if not ok:
                     errors += 1
+                    kinds[why] = kinds.get(why, 0) + 1
                 lat.append((time.perf_counter() - t0) * 1000)
                 if think_s:
                     await asyncio.sleep(rnd.uniform(0, 2 * think_s))
@@ -144,7 +146,7 @@ async def load(base: str, proxy: str | None, verify: ssl.SSLContext, clients: in
         t0 = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
         wall = time.perf_counter() - t0
-    return {"latency_ms": lat, "ttft_ms": ttft, "wall_s": wall, "errors": errors, "n": total}
+    return {"latency_ms": lat, "ttft_ms": ttft, "wall_s": wall, "errors": errors, "n": total, "error_kinds": kinds}
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -170,6 +172,21 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def audit_summary(path: Path) -> dict:
+    """Actions, errors and median guard-side timings from the proxy's audit events."""
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    out: dict = {"events": len(rows), "actions": {}, "errors": {}}
+    for r in rows:
+        out["actions"][r["action"]] = out["actions"].get(r["action"], 0) + 1
+        if r.get("error"):
+            out["errors"][r["error"]] = out["errors"].get(r["error"], 0) + 1
+    for k in ("parse", "detect", "policy", "apply"):
+        vals = [r["timings_ms"][k] for r in rows if k in r.get("timings_ms", {})]
+        if vals:
+            out[f"{k}_ms_p50"] = round(statistics.median(vals), 2)
+    return out
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
@@ -179,7 +196,8 @@ def summary(run: dict) -> dict:
     lat, tt = run["latency_ms"], run["ttft_ms"]
     return {"p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
             "ttft_p50_ms": round(pct(tt, 50), 2) if tt else None, "ttft_p99_ms": round(pct(tt, 99), 2) if tt else None,
-            "rps": round(run["n"] / run["wall_s"], 1), "errors": run["errors"], "n": run["n"]}  # fmt: skip
+            "rps": round(run["n"] / run["wall_s"], 1), "errors": run["errors"], "n": run["n"],
+            "error_kinds": run["error_kinds"]}  # fmt: skip
 
 
 def start_guard(home: Path, rules: Path, upstream_ca: Path, workers: int, models: bool = True) -> tuple[subprocess.Popen, int]:
@@ -261,6 +279,7 @@ def main() -> None:
             run(f"guard-w{spec}", f"http://127.0.0.1:{port}", guard_ctx, proc.pid)
             proc.terminate()
             proc.wait(30)
+            phases[f"guard-w{spec}"]["audit"] = audit_summary(home / "audit.jsonl")
         run("direct-2", None, direct_ctx)
     finally:
         for p in procs:

@@ -7,6 +7,7 @@ a text holding a trigger word makes the worker raise, or kill its own process.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,17 @@ from guard.detect.engine import build_engine as real_build_engine
 
 RAISE = "GUARDTEST-DETECTOR-RAISES"
 DIE = "GUARDTEST-WORKER-DIES"
+HANG = "GUARDTEST-WORKER-HANGS"
 
 
 class FaultyEngine(Engine):
-    """The real engine; raises or exits the worker process on trigger words."""
+    """The real engine; raises, hangs or exits the worker process on trigger words."""
 
     def scan_many(self, texts):
         if any(DIE in t for t in texts):
             os._exit(17)  # a worker dying mid-scan, as a segfault in a native library would
+        if any(HANG in t for t in texts):
+            time.sleep(3600)  # a worker stuck in a pathological regex or a native call
         if any(RAISE in t for t in texts):
             raise RuntimeError("injected detection failure")
         return super().scan_many(texts)

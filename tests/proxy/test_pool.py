@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guard.detect.pool import DetectionError, DetectionPool, _split
-from tests.e2e.faulty import DIE, RAISE
+from tests.e2e.faulty import DIE, HANG, RAISE
 
 pytestmark = pytest.mark.slow
 
@@ -44,3 +44,19 @@ def test_when_batch_is_large_then_it_is_split_across_workers():
     batches = _split(texts, 3)
     assert len(batches) == 3 and sum(len(b) for b in batches) == 6
     assert _split(["short"], 4) == [["short"]]
+
+
+async def test_when_worker_hangs_then_scan_times_out_and_worker_is_replaced():
+    pool = DetectionPool(1, models=False, factory="tests.e2e.faulty:build_engine", timeout_s=2)
+    pool.start()
+    try:
+        hung = pool._pool[0].proc
+        with pytest.raises(DetectionError, match="longer than 2 s"):
+            await pool.scan([f"{HANG} judy@gmail.com"])
+        hung.join(5)
+        assert not hung.is_alive(), "the hung worker is killed, not left burning a core"
+        pool.timeout_s = 60
+        found = await pool.scan(["and kim@gmail.com"])
+        assert found[0][0].category == "email"
+    finally:
+        pool.close()
