@@ -20,11 +20,14 @@ _MAX_LINE = 48
 _PREFIX = re.compile(r"[ \t>?*\-]*")
 _UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Box|Room)[ ]?[A-Za-z0-9\-]{1,6}"
 _ZIP = r"(?:\d{4,6}(?:-\d{3,4})?|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2})"
-_NAME_WORD = r"(?:[A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩА-Я][\w'’.\-]*|nan|de|del|do|da|du|la|le|u|nad|z|am|an|der|sur|en)"
+_NAME_WORD = (
+    r"(?:[A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩА-Я∆][\w'’.\-∆]*|\([A-Z][\w ]{1,20}\)|nan|de|del|do|da|du|la|le|u|nad|z|am|an|der|sur|en)"
+)
 # One line of an address block after the street: unit, region code, town / country, postcode.
 _PART = re.compile(
     rf"(?:{_UNIT}|,?[ ]?(?:[A-Z]{{1,3}}|\d{{1,3}}|nan)|,?[ ]?{_NAME_WORD}(?:[ ,]+{_NAME_WORD}){{0,4}}(?:[ ,]+{_ZIP})?|,?[ ]?{_ZIP})[.,]?"
 )
+_PART_IN_LINE = re.compile(rf"(?:{_PART.pattern})(?=$|[?!.,;]|[ ]+[a-z])")
 _HAS_ZIP_OR_UNIT = re.compile(rf"{_UNIT}|(?<![\w-]){_ZIP}\.?$")
 # Same line after the street: unit, town, region, postcode ("Apt. 085 BODØ nan", ", Lyss, 50662").
 _TAIL = re.compile(rf"(?:,?[ ]{_UNIT})*(?:,?[ ](?:{_ZIP}|[A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩА-Я][\w'’\-]*|nan)(?![\w@]))*")
@@ -72,7 +75,16 @@ def _grow(text: str, s: int, e: int) -> tuple[int, int]:
                 break
             blank = True
             continue
-        if len(line) > _MAX_LINE or not _PART.fullmatch(line) or (blank and not _HAS_ZIP_OR_UNIT.search(line)):
+        # The last part may end the sentence: "Cyprus 36903? I am in town", "62971 in case of...".
+        m = _PART_IN_LINE.match(line)
+        if not m or m.end() > _MAX_LINE:
             break
-        e, blank = start + len(line), False
+        ends_here = m.end() < len(line)
+        if ends_here and not _HAS_ZIP_OR_UNIT.search(line[: m.end()]):
+            break  # a part cut out of a longer line must at least hold the postcode
+        if blank and not _HAS_ZIP_OR_UNIT.search(line[: m.end()]):
+            break
+        e, blank = start + m.end(), False
+        if ends_here:
+            break
     return s, e
