@@ -61,6 +61,7 @@ def test_when_user_unknown_then_a_password_hash_is_still_verified(client, monkey
     assert len(calls) == 2 and calls[0] == security._DUMMY_HASH and calls[1].startswith("$argon2id$")
 
 
+@pytest.mark.slow  # several argon2 hashes (~0.1-0.6 s each)
 def test_when_login_fails_repeatedly_then_even_the_right_password_is_rate_limited(client) -> None:
     for _ in range(5):
         assert _post_login(client, "reviewer", "bad password").status_code == 401
@@ -85,6 +86,7 @@ def test_when_cookie_is_tampered_then_session_is_ignored(client) -> None:
     assert client.get("/users", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.slow  # several argon2 hashes (~0.1-0.6 s each)
 def test_when_session_is_older_than_max_age_then_it_ends(settings, app) -> None:
     short = create_app(settings.model_copy(update={"session_max_age": 1}))
     with TestClient(short) as c:

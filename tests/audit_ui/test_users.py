@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
@@ -36,6 +37,7 @@ def test_admin_refuses_bad_names_duplicates_and_unknown_roles(as_role) -> None:
     assert _post(admin, "/users", name="zed", role="root").status_code == 400
 
 
+@pytest.mark.slow  # several argon2 hashes (~0.1-0.6 s each)
 def test_admin_changes_role_disables_and_resets(as_role, store) -> None:
     admin, auditor = as_role("admin"), as_role("auditor")
     assert "auditor is now reviewer." in _post(admin, "/users/auditor/role", role="reviewer").text
@@ -60,6 +62,7 @@ def test_admin_cannot_disable_themselves_or_the_last_admin(as_role) -> None:
     assert "last enabled admin" in _post(admin, "/users/admin/role", role="auditor").text
 
 
+@pytest.mark.slow  # several argon2 hashes (~0.1-0.6 s each)
 def test_cli_adds_lists_disables_and_resets_users(tmp_path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     run = CliRunner().invoke
