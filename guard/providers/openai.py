@@ -29,15 +29,15 @@ from guard.providers.generic import extract as generic_extract
 # (learn.microsoft.com/azure/ai-services/openai/reference)
 _AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/([^/]+)/")
 
-_SUFFIXES = (
+_SUFFIXES = (  # first match wins: Ollama's native paths before the OpenAI suffixes they share
+    ("/api/chat", "ollama.chat"),
+    ("/api/generate", "ollama.generate"),
+    ("/api/embed", "ollama.embed"),
+    ("/api/embeddings", "ollama.embed"),
     ("/chat/completions", "chat.completions"),
     ("/responses", "responses"),
     ("/completions", "completions"),
     ("/embeddings", "embeddings"),
-    ("/api/chat", "ollama.chat"),
-    ("/api/generate", "ollama.generate"),
-    ("/api/embed", "embeddings"),
-    ("/api/embeddings", "embeddings"),
 )
 
 # Content-part types that carry no text: (type, reason shown in `skipped`).
@@ -259,6 +259,7 @@ _READERS = {
     "responses": _responses,
     "completions": _completions,
     "embeddings": _embeddings,
+    "ollama.embed": _embeddings,
     "ollama.generate": _ollama_generate,
 }
 

@@ -92,6 +92,7 @@ OLLAMA_CALLS = {
         lambda c: list(c.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}], stream=True)),
     ),
     "generate": ("ollama.generate", False, lambda c: c.generate(model="llama3.2", prompt="hi")),
+    "embed": ("ollama.embed", False, lambda c: c.embed(model="nomic-embed-text", input="hi")),
 }
 
 
