@@ -23,6 +23,7 @@ import yaml
 from guard.config import default_home
 from guard.demo_llm import Received, StandInLLM
 from guard.detect.rules import BUNDLED_RULES
+from guard.events import load_fingerprint_key
 from guard.testca import issue_server_cert
 from guard.up import START_TIMEOUT_S, Child, StartError, child_env, proxy_args, wait_http
 
@@ -181,11 +182,19 @@ def demo_command(ui: str, rules: Path | None, db: str, no_models: bool) -> int:
         demo_rules = write_demo_rules(work / "rules", rules, llm.port, tls.ca)
         print(f"guard demo: stand-in LLM on https://127.0.0.1:{llm.port} (its own test CA); starting a guard proxy…",
               file=sys.stderr, flush=True)  # fmt: skip
+        # The demo's proxy has a home of its own (a running `guard up` proxy holds GUARD_HOME's audit
+        # spool), writes to the same audit store and fingerprints with the same key as the main one.
+        demo_home = work / "home"
+        demo_home.mkdir()
+        load_fingerprint_key(home)
+        shutil.copy2(home / "fingerprint.key", demo_home / "fingerprint.key")
         extra = ("--upstream-ca", str(tls.ca), "--workers", "1")
         args = proxy_args(0, "127.0.0.1", demo_rules, db_url, no_models, extra)
-        proxy = Child.start("proxy", args, child_env(home), "guard proxy listening on", quiet=True)
+        env = child_env(demo_home)
+        env.pop("GUARD_CONFDIR", None)
+        proxy = Child.start("proxy", args, env, "guard proxy listening on", quiet=True)
         proxy_url = "http://" + proxy.wait_ready(START_TIMEOUT_S).rsplit(" ", 1)[1]
-        guard_ca = home / "ca" / "mitmproxy-ca-cert.pem"
+        guard_ca = demo_home / "ca" / "mitmproxy-ca-cert.pem"
         call = clients(proxy_url, guard_ca, llm.port)
         since = time.time() - 1
         outcomes = []
