@@ -212,6 +212,11 @@ def main() -> None:
                 f"SQL at row {depth:>7}: keyset p50 {ks[0]} ms / OFFSET p50 {off[0]} ms (x{off[0] / ks[0]:.1f})",
                 flush=True,
             )
+        # The dashboard aggregates the whole period (not a page): reported, not part of the list target.
+        for days in (1, 7, 30):
+            p50, p95 = _timed_get(client, f"/?days={days}", max(5, a.reps // 3))
+            results[f"dashboard, last {days} days"] = {"p50_ms": p50, "p95_ms": p95}
+            print(f"{f'dashboard, last {days} days':<44} p50 {p50:>7} ms  p95 {p95:>7} ms", flush=True)
         store.close()
         load = os.getloadavg()
         a.out.parent.mkdir(parents=True, exist_ok=True)
