@@ -1,4 +1,4 @@
-"""Launch guard's proxy: an embedded mitmproxy DumpMaster with the guard addon.
+"""Launch guard's proxy: an embedded mitmproxy Master (a lean set of addons) with the guard addon.
 
 Only hosts in rules/destinations.yaml are TLS-intercepted (mitmproxy `allow_hosts`, anchored
 `host:port` regexes); all other connections pass through as raw TCP. Detection runs in a pool of
@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 from guard.config import default_home
 
 if TYPE_CHECKING:
+    from mitmproxy.master import Master
+    from mitmproxy.options import Options
+
     from guard.detect.pool import DetectionPool
     from guard.pipeline import AuditSink, Pipeline, Router
 
@@ -104,10 +107,45 @@ class _Announce:
             print(f"guard proxy listening on {addr[0]}:{addr[1]}", flush=True)
 
 
+def _lean_master(opts: Options) -> Master:
+    """A mitmproxy Master with only the addons a guard proxy needs.
+
+    Every hook is dispatched to every addon; DumpMaster's 30-odd (replay, export, map-local, cookies,
+    HAR, scripts...) cost CPU on each flow and add features guard does not want on LLM traffic.
+    """
+    from mitmproxy import master
+    from mitmproxy.addons import (
+        block,
+        core,
+        disable_h2c,
+        dns_resolver,
+        errorcheck,
+        next_layer,
+        proxyauth,
+        proxyserver,
+        tlsconfig,
+        update_alt_svc,
+    )
+
+    m = master.Master(opts, with_termlog=True)
+    m.addons.add(
+        core.Core(),
+        block.Block(),  # refuses clients from public addresses unless configured otherwise
+        disable_h2c.DisableH2C(),
+        proxyauth.ProxyAuth(),
+        proxyserver.Proxyserver(),
+        dns_resolver.DnsResolver(),
+        next_layer.NextLayer(),
+        tlsconfig.TlsConfig(),
+        update_alt_svc.UpdateAltSvc(),
+        errorcheck.ErrorCheck(),
+    )
+    return m
+
+
 async def serve(cfg: ProxyConfig) -> int:
     """Run the proxy until SIGINT / SIGTERM; return the exit status."""
     from mitmproxy import options
-    from mitmproxy.tools.dump import DumpMaster
 
     from guard.addon import GuardAddon
 
@@ -127,7 +165,7 @@ async def serve(cfg: ProxyConfig) -> int:
     elif mode != "regular":
         raise ValueError(f"--mode {mode!r}: use 'regular' or 'reverse:URL'")
     opts = options.Options(mode=[mode], listen_host=cfg.host, listen_port=cfg.port, confdir=str(confdir))
-    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    master = _lean_master(opts)
     settings: dict[str, object] = {
         "termlog_verbosity": cfg.verbosity,
         "connection_strategy": "lazy",
