@@ -95,7 +95,10 @@ def test_real_traffic_through_the_proxy_leaves_no_value_in_postgres_or_exports(p
         )
         model = f"leak-{uuid.uuid4().hex[:8]}"
         for _ in range(3):
-            oai.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
+            try:
+                oai.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
+            except openai.APIError as exc:
+                raise AssertionError(f"{exc}; proxy said:\n" + "\n".join(guard.lines[-30:])) from None
         client.close()
     finally:
         guard.stop()  # terminate: the writer flushes on shutdown
