@@ -79,15 +79,20 @@ class TermsClassifier:
             auto.make_automaton()
         return cls(rid, label, tuple(terms), case_sensitive, disclose, auto)
 
-    def find(self, text: str) -> list[str]:
-        """Terms of this list that occur in the text on word boundaries."""
+    def find(self, text: str, padded: dict[bool, str] | None = None) -> list[str]:
+        """Terms of this list that occur in the text on word boundaries (`padded`: shared per text)."""
         if not self.terms:
             return []
-        hay = _padded(text if self.case_sensitive else text.lower())
+        padded = {} if padded is None else padded
+        if True not in padded:
+            padded[True] = _padded(text)
+        if not self.case_sensitive and False not in padded:
+            padded[False] = padded[True].lower()  # lowering keeps the word structure: pad once
+        hay = padded[self.case_sensitive]
         return [term for _, term in self.automaton.iter(hay)]
 
-    def classify(self, text: str) -> Classification | None:
-        found = self.find(text)
+    def classify(self, text: str, padded: dict[bool, str] | None = None) -> Classification | None:
+        found = self.find(text, padded)
         if not found:
             return None
         shown = found[0] if self.disclose else mask(found[0])
@@ -187,7 +192,11 @@ class ClassifierSet:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        out = tuple(c for c in (k.classify(text) for k in self.classifiers) if c is not None)
+        padded: dict[bool, str] = {}  # the padded text, computed once for all term lists
+        found = (
+            k.classify(text, padded) if isinstance(k, TermsClassifier) else k.classify(text) for k in self.classifiers
+        )
+        out = tuple(c for c in found if c is not None)
         self._cache[key] = out
         if len(self._cache) > self.cache_entries:
             self._cache.popitem(last=False)

@@ -44,7 +44,9 @@ def normalise(value: str) -> str:
 def _fold(text: str) -> str:
     if text.isascii():  # NFKC and casefold change nothing in ASCII but case: skip the Unicode tables
         return text.lower()
-    return unicodedata.normalize("NFKC", text).casefold()
+    if not unicodedata.is_normalized("NFKC", text):  # the quick check is far cheaper than normalising
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold()
 
 
 def _hasher(salt: bytes) -> Callable[[str], int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -77,7 +78,7 @@ class Policy(DefaultPolicy):
 
     def applicable(self, ctx: RequestContext, findings: Sequence[Hit]) -> list[Hit]:
         """The findings that count: above their threshold and not on an allow-list."""
-        return self._filter(ctx, self._overrides(ctx, self.groups_for(ctx)), findings)[0]
+        return _Applicable(self._filter(ctx, self._overrides(ctx, self.groups_for(ctx)), findings)[0])
 
     def decide(
         self, ctx: RequestContext, findings: Sequence[Hit], classifications: Sequence[Classification] = ()
@@ -91,6 +92,8 @@ class Policy(DefaultPolicy):
         return [o for o in self.spec.overrides if _matches(o, ctx, groups)]
 
     def _filter(self, ctx: RequestContext, ovs: list[Override], findings: Sequence[Hit]) -> tuple[list[Hit], list]:
+        if isinstance(findings, _Applicable):  # already filtered by applicable(): do not hash values twice
+            return list(findings), []
         thresholds = dict(self.spec.thresholds)
         for o in ovs:
             thresholds.update(o.thresholds)
@@ -179,9 +182,11 @@ class Policy(DefaultPolicy):
         return self.private_target if action == Action.ROUTE_PRIVATE else ""
 
 
-def _matches(o: Override, ctx: RequestContext, groups: tuple[str, ...]) -> bool:
-    import fnmatch
+class _Applicable(list):
+    """Findings that already went through Policy.applicable."""
 
+
+def _matches(o: Override, ctx: RequestContext, groups: tuple[str, ...]) -> bool:
     if o.users and not any(fnmatch.fnmatchcase(ctx.user.lower(), u) for u in o.users):
         return False
     if o.groups and not set(o.groups) & set(groups):
