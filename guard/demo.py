@@ -137,7 +137,7 @@ def judge(s: Scenario, reply: str | None, error: str, seen: list[Received]) -> O
     return out
 
 
-def audit_links(db_url: str, since: float, ui: str, timeout: float = 15.0) -> list[str]:
+def audit_links(db_url: str, since: float, ui: str, timeout: float = 30.0) -> list[str]:
     """`action  URL` lines for the audit events recorded since `since` (the writer is asynchronous)."""
     from datetime import UTC, datetime
 

@@ -24,7 +24,7 @@ def test_when_demo_runs_then_all_four_behave_as_described_and_the_audit_links_re
                        capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path)  # fmt: skip
     assert p.returncode == 0, p.stdout + p.stderr
     out = p.stdout
-    assert "4 of 4 scenarios behaved as described." in out
+    assert "4 of 4 scenarios behaved as described." in out, out + p.stderr
     # What each side saw is shown: the public model got placeholders, the app got the values back.
     assert "[PERSON_1]" in out and "[EMAIL_1]" in out
     assert re.search(r"private model: received 'CONFIDENTIAL", out)
@@ -33,7 +33,7 @@ def test_when_demo_runs_then_all_four_behave_as_described_and_the_audit_links_re
     links = re.findall(
         r"^\s+(allow|redact|route_private|block)\s+\S+\s+http://127\.0\.0\.1:9/events/([0-9a-f]+)$", out, re.M
     )
-    assert sorted(a for a, _ in links) == ["allow", "block", "redact", "route_private"]
+    assert sorted(a for a, _ in links) == ["allow", "block", "redact", "route_private"], out
     con = sqlite3.connect(home / "audit.db")
     try:
         for action, event_id in links:
