@@ -21,8 +21,8 @@ MAX_DECODED_CHARS = 256 * 1024
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 # Hex byte strings: at least 8 bytes, even length.
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])")
-# RFC 3986 percent-encoding: runs holding at least two %XX escapes.
-_PCT = re.compile(r"(?:[A-Za-z0-9._~+@:=/-]*%[0-9A-Fa-f]{2}){2,}[A-Za-z0-9._~+@:=/-]*")
+# RFC 3986 percent-encoding: runs holding at least one %XX escape.
+_PCT = re.compile(r"(?:[A-Za-z0-9._~+@:=/-]*%[0-9A-Fa-f]{2})+[A-Za-z0-9._~+@:=/-]*")
 # HTML character references (numeric and named), in runs of at least three.
 _ENT = re.compile(r"(?:[^\s&;<>]*&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});){3,}[^\s&;<>]*")
 # JSON / JavaScript escapes \uXXXX and \xXX, in runs of at least three.

@@ -16,9 +16,11 @@ from typing import Protocol
 
 import ahocorasick
 
-from guard.core import Finding
+from guard.core import CATEGORIES, Finding
 from guard.detect.address import extend_addresses
+from guard.detect.decode import candidates
 from guard.detect.names import label_names
+from guard.detect.normalize import View, normalize
 from guard.detect.rules import Rule, load_detectors
 from guard.detect.validators import VALIDATORS, shannon_entropy
 
@@ -78,16 +80,33 @@ class Engine:
             else:
                 todo.append(i)
         if todo:
-            fresh = [texts[i] for i in todo]
-            found = [self.scan_patterns(t) for t in fresh]
+            # Detection runs on the folded view (evasions undone); spans map back to the original.
+            views = [normalize(texts[i]) for i in todo]
+            fresh = [v.text for v in views]
+            found = [self.scan_patterns(t) + self.scan_encoded(t) for t in fresh]
             for model in self.models:
                 for acc, extra in zip(found, model.scan_many(fresh), strict=True):
                     acc.extend(extra)
-            for i, text, finds in zip(todo, fresh, found, strict=True):
-                resolved = resolve_overlaps(finds + label_names(text, finds))
-                self._remember(text, resolved)
+            for i, view, finds in zip(todo, views, found, strict=True):
+                resolved = resolve_overlaps(finds + label_names(view.text, finds))
+                if view.changed:
+                    resolved = [_remap(f, view) for f in resolved]
+                self._remember(texts[i], resolved)
                 out[i] = resolved
         return [o if o is not None else [] for o in out]
+
+    def scan_encoded(self, text: str, depth: int = 2) -> list[Finding]:
+        """Decode base64 / hex / percent / entity / escape runs; a run hiding a value is a finding."""
+        found: list[Finding] = []
+        for cand in candidates(text):
+            inner = self.scan_patterns(cand.text)
+            if depth > 1:
+                inner += self.scan_encoded(cand.text, depth - 1)
+            scored = [f for f in inner if f.category in CATEGORIES]
+            if scored:
+                best = max(scored, key=lambda f: f.score)
+                found.append(Finding(best.category, best.entity_type, best.rule_id, cand.start, cand.end, best.score))
+        return found
 
     def scan_patterns(self, text: str) -> list[Finding]:
         """Run the pattern rules whose keywords occur in the text (and the keyword-less ones)."""
@@ -148,6 +167,11 @@ def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
         ends.insert(i, f.end)
         kept.insert(i, f)
     return kept
+
+
+def _remap(f: Finding, view: View) -> Finding:
+    start, end = view.to_original(f.start, f.end)
+    return Finding(f.category, f.entity_type, f.rule_id, start, end, f.score)
 
 
 def _key(text: str) -> bytes:

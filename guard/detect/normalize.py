@@ -39,16 +39,18 @@ _CONFUSABLES = {
     "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
     "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ν": "v", "α": "a", "ι": "i", "κ": "k", "ρ": "p",
     "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-", "﹣": "-", "－": "-",
-    "＠": "@", "﹫": "@", "．": ".", "。": ".", "｡": ".",
+    "＠": "@", "﹫": "@", "．": ".", "＿": "_", "＋": "+",
 }  # fmt: skip
 
 
 def _build_table() -> dict[int, str]:
     table: dict[int, str] = {ord(c): " " for c in _SPACES}
     table.update({ord(k): v for k, v in _CONFUSABLES.items()})
-    # Full-width ASCII forms (U+FF01-U+FF5E) -> ASCII; NFKC says the same, one char to one char.
-    for cp in range(0xFF01, 0xFF5F):
-        table[cp] = chr(cp - 0xFEE0)
+    # Full-width ASCII letters and digits (U+FF10-U+FF5A) -> ASCII, one char to one char (as NFKC).
+    # Full-width punctuation (，：（）！？) is ordinary Chinese writing, not evasion: left alone.
+    for cp in range(0xFF10, 0xFF5B):
+        if chr(cp).isalnum():
+            table[cp] = chr(cp - 0xFEE0)
     # Other decimal digits (Arabic-Indic, Devanagari, mathematical, circled...) -> ASCII digits.
     for cp in range(0x80, 0x1FBFA):
         ch = chr(cp)
