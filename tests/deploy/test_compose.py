@@ -65,12 +65,13 @@ def test_when_env_names_set_then_guard_reads_every_one(compose):
         assert not unknown, (n, unknown)
 
 
-def test_when_proxy_restarts_then_its_ca_survives_in_a_named_volume(compose):
+def test_when_proxy_restarts_then_its_ca_fingerprint_key_and_spool_survive_in_a_named_volume(compose):
     proxy = compose["services"]["proxy"]
-    confdir = proxy["environment"]["GUARD_CONFDIR"]
-    named = {v.split(":")[0] for v in proxy["volumes"]}
-    ca_volume = next(v.split(":")[0] for v in proxy["volumes"] if v.split(":")[1] == confdir)
-    assert ca_volume in compose["volumes"] and ca_volume in named
+    env = proxy["environment"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in proxy["volumes"]}
+    home_volume = mounts[env["GUARD_HOME"]]
+    assert home_volume in compose["volumes"]
+    assert env["GUARD_CONFDIR"].startswith(env["GUARD_HOME"] + "/")  # the CA lives in that volume
 
 
 def test_when_ui_runs_in_production_then_a_secret_key_is_required_from_the_operator(compose):

@@ -27,6 +27,7 @@ REQUIRED = {
     "database": {"url": "postgresql+psycopg://guard:pw@postgres.db.svc:5432/guard"},
     "ca": {"pem": "-----BEGIN PRIVATE KEY-----\n...\n"},
     "ui": {"secretKey": "k" * 48},
+    "fingerprint": {"key": "f" * 48},
 }
 
 
@@ -67,7 +68,7 @@ def docs() -> list[dict]:
 def test_when_rendered_then_every_object_passes_the_kubernetes_schema(docs):
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(["ConfigMap", "Deployment", "Deployment", "Deployment", "HorizontalPodAutoscaler",
-                            "Secret", "Secret", "Secret", "Service", "Service"])  # fmt: skip
+                            "Secret", "Secret", "Secret", "Secret", "Service", "Service"])  # fmt: skip
     for d in docs:
         kubernetes_validate.validate(d, K8S_VERSION, strict=True)
 
@@ -154,6 +155,15 @@ def test_when_rendered_then_every_proxy_replica_gets_the_one_ca_from_a_secret(do
     assert {m["name"]: m["mountPath"] for m in proxy["volumeMounts"]}["ca"] == env["GUARD_CONFDIR"]
 
 
+def test_when_replicas_run_then_they_share_one_fingerprint_key_from_a_secret(docs):
+    env = {
+        e["name"]: e
+        for e in by_kind(docs, "Deployment")["guard-proxy"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["GUARD_FINGERPRINT_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "guard-fingerprint", "key": "key"}
+    assert "key" in by_kind(docs, "Secret")["guard-fingerprint"]["data"]
+
+
 def test_when_rules_given_then_configmap_mounts_back_into_the_exact_rules_tree(docs, tmp_path):
     cm = by_kind(docs, "ConfigMap")["guard-rules"]
     pod = by_kind(docs, "Deployment")["guard-proxy"]["spec"]["template"]["spec"]
@@ -200,7 +210,7 @@ def test_when_env_names_rendered_then_guard_reads_every_one(docs):
 
 @pytest.mark.parametrize(
     ("missing", "message"),
-    [("database", "database.url"), ("ca", "ca.pem"), ("ui", "ui.secretKey")],
+    [("database", "database.url"), ("ca", "ca.pem"), ("ui", "ui.secretKey"), ("fingerprint", "fingerprint.key")],
 )
 def test_when_a_required_value_is_missing_then_rendering_fails_naming_it(missing, message):
     values = {k: v for k, v in REQUIRED.items() if k != missing}
@@ -213,12 +223,14 @@ def test_when_existing_secrets_named_then_chart_creates_none_and_references_them
         "database": {"existingSecret": "corp-guard-db"},
         "ca": {"existingSecret": "corp-guard-ca"},
         "ui": {"existingSecret": "corp-guard-ui"},
+        "fingerprint": {"existingSecret": "corp-guard-fp"},
     })  # fmt: skip
     assert not by_kind(docs, "Secret")
     proxy = by_kind(docs, "Deployment")["guard-proxy"]["spec"]["template"]["spec"]
     assert {v["name"]: v for v in proxy["volumes"]}["ca-secret"]["secret"]["secretName"] == "corp-guard-ca"
     env = {e["name"]: e for e in proxy["containers"][0]["env"]}
     assert env["GUARD_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "corp-guard-db"
+    assert env["GUARD_FINGERPRINT_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "corp-guard-fp"
 
 
 def test_when_autoscaling_and_ui_and_exporter_are_disabled_then_only_the_proxy_remains():
