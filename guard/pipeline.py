@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from guard import providers
 from guard.core import Action, Classification, Decision, Finding, Segment
@@ -87,6 +87,8 @@ class FlowState:
     request_bytes: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
+    redactions: dict[tuple[str | int, ...], str] = field(default_factory=dict)  # path -> redacted text
+    evidence: bytes | None = None  # sealed original + redacted prompt, only when evidence is on
     event_id: str = field(default_factory=lambda: AuditEvent(action="").event_id)
     started: float = field(default_factory=time.perf_counter)
 
@@ -120,6 +122,7 @@ class Pipeline:
         vaults: VaultStore | None = None,
         body_limit: int = 8 * 1024 * 1024,
         router: Router | None = None,
+        evidence_key: Any = None,
     ) -> None:
         self.destinations = destinations
         self.pool = pool
@@ -129,6 +132,7 @@ class Pipeline:
         self.vaults = vaults or VaultStore()
         self.body_limit = body_limit
         self.router = router
+        self.evidence_key = evidence_key  # X25519 public key (GUARD_EVIDENCE_PUBLIC_KEY) or None: off
 
     async def process(self, req: RequestIn) -> Outcome:
         """Return what to do with a request; never raises (errors become a BLOCK)."""
@@ -181,6 +185,8 @@ class Pipeline:
             chosen = [acted.get(id(s), []) for s in segments]
             outcome = self._apply(st, parsed, segments, chosen, decision, ctx, req.path)
             st.timings_ms["apply"] = _ms(t)
+            if self.evidence_key is not None and st.findings:
+                self._seal_evidence(st, segments)
             if outcome.plan is not None:
                 stage = "routing"
                 redact = lambda d: self._apply(st, parsed, segments, chosen, d, ctx, req.path)  # noqa: E731
@@ -276,8 +282,16 @@ class Pipeline:
                 new = vault.redact(seg.text, chosen)
                 if new != seg.text:
                     replacements[seg.path] = new
+        st.redactions = replacements
         body = providers.rebuild_body(parsed, replacements) if replacements else None
         return Outcome(st, Action.REDACT, body=body)
+
+    def _seal_evidence(self, st: FlowState, segments: Sequence[Segment]) -> None:
+        from guard.audit.evidence import seal
+
+        original = "\n\n".join(s.text for s in segments)
+        redacted = "\n\n".join(st.redactions.get(s.path, s.text) for s in segments) if st.redactions else ""
+        st.evidence = seal(self.evidence_key, st.event_id, original, redacted)
 
     def conversation_id(self, parsed: providers.ParsedRequest, identity: Identity) -> str:
         """Provider conversation id if the wire format has one, else a hash of who, where and the first user message."""
@@ -355,6 +369,7 @@ class Pipeline:
             upstream_status=upstream_status,
             usage=st.usage,
             error=st.error or error,
+            evidence=st.evidence,
             event_id=st.event_id,
         )
         try:

@@ -84,8 +84,10 @@ def build(cfg: ProxyConfig) -> tuple[Pipeline, DetectionPool, AuditSink]:
     router = _router(cfg, policy)
     pool = DetectionPool(cfg.workers, cfg.rules_dir, models=cfg.models, factory=cfg.engine_factory)
     sink = make_audit_sink(cfg, home)
+    from guard.audit.evidence import site_public_key
+
     pipeline = Pipeline(destinations, pool, policy, sink, load_fingerprint_key(home),
-                        body_limit=cfg.body_limit, router=router)  # fmt: skip
+                        body_limit=cfg.body_limit, router=router, evidence_key=site_public_key())  # fmt: skip
     return pipeline, pool, sink
 
 

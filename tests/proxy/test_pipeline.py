@@ -122,3 +122,15 @@ async def test_when_stream_transform_fails_then_stream_ends_with_one_error_event
     assert b"error" in first and b"guard could not restore" in first
     assert t.feed(b"data: more\n\n") == b"" and t.feed(b"") == b""
     assert out.state.error.startswith("stream:")
+
+
+async def test_when_evidence_is_on_then_event_carries_sealed_prompt_only_the_key_opens(pool, sink, tmp_path):
+    from guard.audit.evidence import generate_keypair, load_private_key, load_public_key, open_sealed
+
+    priv, pub = generate_keypair(tmp_path / "keys")
+    p = Pipeline(load_destinations(), pool, DefaultPolicy(), sink, b"k", evidence_key=load_public_key(pub))
+    out = await p.process(req(p, chat(f"mail {EMAIL}")))
+    event = p.finish(out.state, upstream_status=200)
+    assert EMAIL.encode() not in event.evidence
+    opened = open_sealed(load_private_key(priv), event.event_id, event.evidence)
+    assert opened == {"original": f"mail {EMAIL}", "redacted": "mail [EMAIL_1]"}
