@@ -104,7 +104,7 @@ class Policy(DefaultPolicy):
                 continue
             value = seg.text[f.start : f.end]
             lists = self._allow_by_cat.get(f.category)
-            al = next((a for a in lists if a.allows(f.category, value)), None) if lists else None
+            al = next((a for a in lists if a.allows(f.category, value, f.rule_id)), None) if lists else None
             if al is not None:
                 dropped.append(((seg, f), al.id))
             else:

@@ -7,17 +7,20 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from guard.config import default_home
 from guard.core import Classification, Decision, Finding, Segment
 from guard.detect.rules import BUNDLED_RULES, RuleError
+from guard.events import load_fingerprint_key
 from guard.policy import DefaultPolicy, RequestContext
 from guard.policy.classify import load_classifiers
 from guard.policy.destinations import load_destinations
 from guard.policy.edm import EdmError
 from guard.policy.engine import Policy
 from guard.policy.groups import load_groups
+from guard.policy.reviewed import load_reviewed
 from guard.policy.spec import load_spec
 
 log = logging.getLogger("guard.policy")
@@ -43,6 +46,9 @@ def load_site_policy(
         dests = load_destinations(root, private_model_url)
     except EdmError as exc:
         raise RuleError(str(exc)) from None
+    reviewed, _ = load_reviewed(root, lambda: load_fingerprint_key(default_home()))
+    if reviewed:
+        spec = replace(spec, allowlists=spec.allowlists + tuple(reviewed))
     if spec.private_target and not dests.private_named(spec.private_target):
         raise RuleError(f"{spec_path}: field 'private_target': no private destination named {spec.private_target!r}")
     return Policy(spec, classifiers, groups, dests)
@@ -52,7 +58,9 @@ def watched_files(rules_dir: Path | None, edm_dir: Path | None = None) -> dict[P
     """mtime of every file the policy is built from (and the EDM directory itself, for new stores)."""
     root = Path(rules_dir) if rules_dir else BUNDLED_RULES
     edm = edm_dir or default_edm_dir()
-    paths = [root / n for n in ("policy.yaml", "classifiers.yaml", "groups.yaml", "destinations.yaml")]
+    paths = [
+        root / n for n in ("policy.yaml", "classifiers.yaml", "groups.yaml", "destinations.yaml", "allowlist.yaml")
+    ]
     paths += sorted(root.glob("classifiers/*")) + [edm] + (sorted(edm.glob("*.edm")) if edm.is_dir() else [])
     out = {}
     for p in paths:

@@ -24,6 +24,7 @@ policy:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,11 @@ _ALLOW_FIELDS = {"id", "description", "category", "domains", "values", "sha256"}
 _ACTIONS = tuple(a.value for a in Action)
 
 
+def _hmac(key: bytes, value: str) -> str:
+    # The same keyed fingerprint the audit store records for a finding (guard.events.fingerprint).
+    return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
 def value_key(category: str, value: str) -> str:
     """The sha256 an allow-list compares: of the normalised value (e-mails: lowercased)."""
     norm = value.strip().lower() if category == "email" else normalise(value)
@@ -59,10 +65,15 @@ class AllowList:
     category: str
     domains: tuple[str, ...] = ()
     hashes: frozenset[str] = frozenset()
+    fingerprints: frozenset[str] = frozenset()  # keyed HMAC of the raw value (review UI entries)
+    fingerprint_key: bytes = field(default=b"", repr=False)
+    rule_id: str = ""  # only findings of this detector (review UI entries name the rule that fired)
 
-    def allows(self, category: str, value: str) -> bool:
-        if category != self.category:
+    def allows(self, category: str, value: str, rule_id: str = "") -> bool:
+        if category != self.category or (self.rule_id and rule_id and rule_id != self.rule_id):
             return False
+        if self.fingerprints:
+            return _hmac(self.fingerprint_key, value) in self.fingerprints
         if self.domains and category == "email":
             dom = value.strip().lower().rpartition("@")[2]
             if any(dom == d or dom.endswith("." + d) for d in self.domains):
