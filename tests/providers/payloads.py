@@ -18,6 +18,13 @@ VALUES: dict[str, str] = {
     "4111 1111 1111 1111": "payment_card",
     "sk-live-9f8a7b6c5d4e3f2a1b0c": "secret",
 }
+# The coaching text the SDK tests expect to see surface in each client's error.
+MESSAGE = "guard blocked this request: it contains 1 email address (email). Remove it and send again."
+# The assistant text of every recorded reply, as the provider sent it (placeholders).
+TEXT = (
+    "Sure, I will email [PERSON_1] at [EMAIL_1] and call [PHONE_1]. "
+    "The note [PERSON_9] stays as written; card [CARD_1] is blocked.\n"
+)
 # What the recorded replies use, issued in this order by issued_vault().
 PLACEHOLDERS = {
     "[PERSON_1]": "Maria Lopez",

@@ -7,9 +7,7 @@ streams are accumulated correctly by the SDKs' own stream helpers.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anthropic
 import openai
@@ -17,43 +15,10 @@ import pytest
 
 from guard.providers import block_response, stream_error_event
 from guard.restore import StreamRestorer
-from tests.providers.payloads import issued_vault, load_bytes, restore_expected
+from tests.providers.payloads import MESSAGE, TEXT, issued_vault, load_bytes, restore_expected
+from tests.providers.upstream import Upstream
 
-MESSAGE = "guard blocked this request: it contains 1 email address (email). Remove it and send again."
-TEXT = "Sure, I will email [PERSON_1] at [EMAIL_1] and call [PHONE_1]. The note [PERSON_9] stays as written; card [CARD_1] is blocked.\n"
 ARGS = {"to": "maria.lopez@example.com", "body": "Hi Maria Lopez, card 4111 1111 1111 1111 refunded."}
-
-
-class Upstream:
-    """A real HTTP server on 127.0.0.1 that answers every POST with the configured bytes."""
-
-    def __init__(self) -> None:
-        self.reply: tuple[int, dict[str, str], bytes] = (500, {}, b"")
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                status, headers, body = upstream.reply
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 @pytest.fixture(scope="module")

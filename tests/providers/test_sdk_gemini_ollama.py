@@ -11,8 +11,8 @@ from google.genai import errors, types
 
 from guard.providers import block_response, stream_error_event
 from guard.restore import StreamRestorer
-from tests.providers.payloads import issued_vault, load_bytes, restore_expected
-from tests.providers.test_sdk import MESSAGE, TEXT, Upstream
+from tests.providers.payloads import MESSAGE, TEXT, issued_vault, load_bytes, restore_expected
+from tests.providers.upstream import Upstream
 
 
 @pytest.fixture(scope="module")
