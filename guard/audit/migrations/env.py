@@ -12,10 +12,16 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    """Leave the review UI's PostgreSQL-only search indexes (audit_ui/pgindex.py, ix_ui_*) to the UI."""
+    return not (type_ == "index" and reflected and compare_to is None and str(name).startswith("ix_ui_"))
+
+
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things in place
         compare_type=True,
     )
