@@ -33,6 +33,7 @@ class Evaluation:
     overrides: list[str] = field(default_factory=list)
     kept: list[Hit] = field(default_factory=list)
     dropped: list[tuple[Hit, str]] = field(default_factory=list)  # (finding, rule that dropped it)
+    filtered_by: list[str] = field(default_factory=list)  # rules that dropped findings in applicable()
     category_actions: dict[str, tuple[Action, str]] = field(default_factory=dict)  # cat -> (action, rule)
     classification_actions: list[tuple[Classification, Action, str]] = field(default_factory=list)
 
@@ -78,7 +79,8 @@ class Policy(DefaultPolicy):
 
     def applicable(self, ctx: RequestContext, findings: Sequence[Hit]) -> list[Hit]:
         """The findings that count: above their threshold and not on an allow-list."""
-        return _Applicable(self._filter(ctx, self._overrides(ctx, self.groups_for(ctx)), findings)[0])
+        kept, dropped = self._filter(ctx, self._overrides(ctx, self.groups_for(ctx)), findings)
+        return _Applicable(kept, tuple(dict.fromkeys(rid for _, rid in dropped)))
 
     def decide(
         self, ctx: RequestContext, findings: Sequence[Hit], classifications: Sequence[Classification] = ()
@@ -119,6 +121,8 @@ class Policy(DefaultPolicy):
         ovs = self._overrides(ctx, groups)
         kept, dropped = self._filter(ctx, ovs, findings)
         ev = Evaluation(Decision(Action.ALLOW), groups, [o.id for o in ovs], kept, dropped)
+        if isinstance(findings, _Applicable):
+            ev.filtered_by = list(findings.dropped_by)
         monitor = self.spec.monitor
         for o in ovs:
             monitor = o.monitor if o.monitor is not None else monitor
@@ -144,7 +148,7 @@ class Policy(DefaultPolicy):
     def _verdict(
         self, ctx: RequestContext, ev: Evaluation, forced: tuple[Action, str] | None, monitor: bool
     ) -> Decision:
-        allow_ids = tuple(dict.fromkeys(rid for _, rid in ev.dropped))
+        allow_ids = tuple(dict.fromkeys([rid for _, rid in ev.dropped] + ev.filtered_by))
         if forced is not None:
             act, rid = forced
             return Decision(act, (rid,), f"policy override {rid}", monitor, self._target(act))
@@ -183,7 +187,11 @@ class Policy(DefaultPolicy):
 
 
 class _Applicable(list):
-    """Findings that already went through Policy.applicable."""
+    """Findings that already went through Policy.applicable, and the rules that dropped the others."""
+
+    def __init__(self, kept: list[Hit], dropped_by: tuple[str, ...]) -> None:
+        super().__init__(kept)
+        self.dropped_by = dropped_by
 
 
 def _matches(o: Override, ctx: RequestContext, groups: tuple[str, ...]) -> bool:

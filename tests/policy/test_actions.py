@@ -231,3 +231,13 @@ def test_classify_through_the_policy(rules_dir: Path) -> None:
         ("confidential", "marking-en-phrase"),
         ("codename", "codenames"),
     }
+
+
+def test_rules_name_the_allowlist_when_the_pipeline_filters_first(rules_dir: Path) -> None:
+    # The pipeline calls applicable() and then decide() with what it kept: the audit still sees why.
+    pol = _policy(rules_dir)
+    text = "alice@example.com and bob@corp.com"
+    kept = pol.applicable(PUBLIC, [hit(text, "alice@example.com", "email"), hit(text, "bob@corp.com", "email")])
+    assert len(kept) == 1
+    d = pol.decide(PUBLIC, kept)
+    assert d.action == Action.REDACT and d.rules == ("category-email", "company-email-domain")
