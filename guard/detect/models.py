@@ -44,7 +44,7 @@ class SpacyPersons:
             keep_out = ["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
             try:
                 self._nlp = spacy.load(self.model_name, exclude=keep_out)
-            except OSError:
+            except (OSError, AttributeError):  # not a spaCy model package: maybe one exposing model_path()
                 self._nlp = _load_from_package(self.model_name, keep_out)
         return self._nlp
 

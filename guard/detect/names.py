@@ -34,7 +34,7 @@ _TITLE_BEFORE = re.compile(
 )
 # First words that make a Titlecase run a place (Lake Chelsea, East Emilyside, Port Roy).
 _PLACE_FIRST = frozenset(
-    "lake north south east west port new mount fort saint st upper lower great little old san santa".split()
+    "lake north south east west port new mount fort saint st upper lower great little old san santa los las".split()
 )
 # An all-lowercase "first [initial] last" (chat, social media): kept only when both parts are known.
 LOWER_PAIR = re.compile(r"(?<![\w@.\-/'])(?P<name>[a-z]{2,}[ ](?:[a-z]\.?[ ])?[a-z]{3,})(?![\w@(\-])")
@@ -93,6 +93,19 @@ _NAME_SHAPE = re.compile(
     r"[À-ÖØ-öø-ÿĀ-Ž]|(?:ović|ovič|evič|ević|ić|ov|ova|ev|eva|ina|in|sky|ski|ska|czyk|wicz|sson|sen|dóttir|dottir|"
     r"escu|opoulos|ou|akis|idis|ez|es|eira|inho|aka|uchi|moto|yama|mura|ura|ko|enko|uk|yk)$"
 )
+# The strongest of those signals, enough on their own for a Titlecase word that no list knows.
+_STRONG_SHAPE = re.compile(
+    r"[À-ÖØ-öø-ÿĀ-Ž]|(?:ović|ovič|evič|ević|ić|ov|ova|ev|eva|sky|ski|ska|czyk|wicz|vich|sson|dóttir|dottir|"
+    r"escu|opoulos|akis|enko|nen|shvili|yan)$"
+)
+_PLACE_PREP = re.compile(r"\b(?:in|at|to|from|near|of|via|into|visit|visiting|around)[ ]$", re.IGNORECASE)
+# What people do, right after a sentence-initial word spaCy called a person ("Jens spent a year").
+_ACTS = re.compile(
+    r"[ ](?:is|was|has|had|lives|lived|spent|began|shouted|said|says|told|asked|works|worked|wants|wanted|"
+    r"likes|loves|went|moved|wrote|writes|called|met|left|joined|flew|arrived|married|died|born)\b"
+)
+# A name addressed at the start of a sentence: "Kuba, can I please speak to your boss?"
+_VOCATIVE = re.compile(r", (?:can|could|would|will|please|do|did|are|have|I|you|thanks|thank)\b")
 _PERSON_LABELS = {"PERSON"}
 _MAYBE_LABELS = {"ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC"}
 
@@ -163,10 +176,20 @@ def gazetteer_persons(text: str) -> list[Finding]:
         if _TITLE.search(head[-16:]) or _STRONG_CUE.search(head):
             s, e = _widen(text, s, e)
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.55))
+        elif sentence_start and _VOCATIVE.match(text, e) and not _code_line(text, s, e):
+            out.append(Finding("person", "PERSON", "person-vocative", s, e, 0.5))
         elif (
             word in first and (not sentence_start or text[e : e + 1] in (":", ",", " ")) and not _code_line(text, s, e)
         ):
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.5))
+        elif (
+            not sentence_start
+            and _STRONG_SHAPE.search(word)
+            and re.search(r"[a-z,][ ]$", head)
+            and not _PLACE_PREP.search(head)
+            and not _code_line(text, s, e)
+        ):
+            out.append(Finding("person", "PERSON", "person-shape", s, e, 0.5))
     for m in LOWER_PAIR.finditer(text):
         s, e = m.span("name")
         toks = m.group("name").split()
@@ -206,6 +229,9 @@ def _is_person(toks: list[str], text: str, s: int, first: frozenset[str], last: 
     opener = toks[0].lower()
     if opener in first or _cue_before(text, s):
         return True
+    # Júlia Gyarmathy, Ravil G Yefimov: name morphology, not after "in"/"from" (places), not in code.
+    if any(_STRONG_SHAPE.search(t) for t in toks) and not _PLACE_PREP.search(text[max(0, s - 8) : s]):
+        return not _code_line(text, s, s + 1)
     # A first name that is also a word (Summer, Frank, Christian) needs an initial or a known surname.
     if opener in _COMMON and len(toks) >= 2:
         return bool(re.fullmatch(_INITIAL, text[s:].split()[1])) or toks[-1].lower() in last
@@ -243,9 +269,9 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
         code = _code_line(text, start, end)
         if code and (len(toks) == 1 or not known):
             return None
-        if len(toks) == 1 and (
-            _PLACE_END.search(toks[0].lower()) or (not known and starts and not _NAME_SHAPE.search(span))
-        ):
+        if len(toks) == 1 and _PLACE_END.search(toks[0].lower()):
+            return None
+        if len(toks) == 1 and not known and starts and not _NAME_SHAPE.search(span) and not _ACTS.match(text, end):
             return None
         return start, end
     if label not in _MAYBE_LABELS or len(toks) < 2 or any(t.lower() in _NOT_LAST for t in toks):
