@@ -111,6 +111,15 @@ def test_when_a_detector_is_broken_then_fails_naming_the_file(tmp_path):
     assert "guard rules check" in r.fix
 
 
+def test_when_the_policy_names_an_unknown_action_then_fails_naming_policy_yaml(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(BUNDLED_RULES, rules)
+    policy = rules / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("secret: redact", "secret: shred"), encoding="utf-8")
+    r = check_rules(target(tmp_path, rules_dir=rules))
+    assert not r.ok and "policy.yaml" in r.detail
+
+
 def test_when_destinations_missing_then_fails(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(BUNDLED_RULES, rules)
