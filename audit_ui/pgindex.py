@@ -22,15 +22,20 @@ SEARCH_SQL = (
 GROUPS_SQL = "(groups::jsonb)"
 
 
-def _statements(trgm_schema: str) -> list[str]:
+def _statements(trgm_schema: str, concurrently: bool) -> list[str]:
+    how = "CONCURRENTLY " if concurrently else ""
     return [
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_ui_event_search_trgm ON audit_event USING gin ({SEARCH_SQL} {trgm_schema}.gin_trgm_ops)",
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_ui_event_groups ON audit_event USING gin ({GROUPS_SQL} jsonb_path_ops)",
+        f"CREATE INDEX {how}IF NOT EXISTS ix_ui_event_search_trgm ON audit_event USING gin ({SEARCH_SQL} {trgm_schema}.gin_trgm_ops)",
+        f"CREATE INDEX {how}IF NOT EXISTS ix_ui_event_groups ON audit_event USING gin ({GROUPS_SQL} jsonb_path_ops)",
     ]
 
 
-def ensure_indexes(engine: Engine) -> list[str]:
-    """Create the search and group indexes if missing; return the names of those that exist after."""
+def ensure_indexes(engine: Engine, concurrently: bool = True) -> list[str]:
+    """Create the search and group indexes if missing; return the names of the valid ones after.
+
+    CONCURRENTLY never blocks writers but waits for every older transaction in the database; tests
+    on a fresh schema pass concurrently=False.
+    """
     if engine.dialect.name != "postgresql":
         return []
     with engine.connect() as c:
@@ -44,18 +49,36 @@ def ensure_indexes(engine: Engine) -> list[str]:
                 schema = "public"
             except Exception as e:  # noqa: BLE001 - no privilege: search keeps working, unindexed
                 log.warning("pg_trgm unavailable (%s): event search will scan", type(e).__name__)
-        stmts = _statements(schema) if schema else _statements("public")[1:]
+        stmts = _statements(schema, concurrently) if schema else _statements("public", concurrently)[1:]
         for sql in stmts:
-            try:
-                c.exec_driver_sql(sql)
-            except Exception as e:  # noqa: BLE001 - an index is an optimisation, never a reason not to serve
-                log.warning("could not create a review UI index (%s)", type(e).__name__)
+            name = sql.split(" IF NOT EXISTS ")[1].split()[0]
+            for _attempt in range(2):
+                try:
+                    c.exec_driver_sql(sql)
+                except Exception as e:  # noqa: BLE001 - an index is an optimisation, never a reason not to serve
+                    log.warning("could not create review UI index %s (%s)", name, type(e).__name__)
+                # A failed CONCURRENTLY build (e.g. a deadlock with another one) leaves an INVALID
+                # index that IF NOT EXISTS would keep forever: drop it and build once more.
+                if name not in _invalid(c):
+                    break
+                c.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
         return list(
             c.exec_driver_sql(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'audit_event' AND schemaname = current_schema()"
-                " AND indexname LIKE 'ix_ui_%%' ORDER BY 1"
+                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                " JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace"
+                " WHERE t.relname = 'audit_event' AND n.nspname = current_schema() AND x.indisvalid"
+                " AND i.relname LIKE 'ix_ui_%%' ORDER BY 1"
             ).scalars()
         )
+
+
+def _invalid(c) -> set[str]:  # noqa: ANN001 - a SQLAlchemy Connection
+    rows = c.exec_driver_sql(
+        "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+        " JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace"
+        " WHERE t.relname = 'audit_event' AND n.nspname = current_schema() AND NOT x.indisvalid"
+    ).scalars()
+    return set(rows)
 
 
 def ensure_in_background(engine: Engine) -> threading.Thread:

@@ -13,6 +13,7 @@ from audit_ui.queries import OPEN_STATUSES
 from guard.audit.models import AuditEventRow, FindingRow
 
 E = AuditEventRow
+QUEUE_CAP = 10_000
 
 
 def _day(session: Session) -> Any:
@@ -34,6 +35,7 @@ class Dashboard:
     top_users: list[tuple[str, int, int]]  # identity, blocked, redacted
     routes: dict[str, int]  # private | public | other -> count
     open_queue: int
+    open_queue_more: bool = False  # more than QUEUE_CAP
 
 
 def dashboard(session: Session, days: int, now: datetime | None = None) -> Dashboard:
@@ -76,13 +78,18 @@ def dashboard(session: Session, days: int, now: datetime | None = None) -> Dashb
     for route, n in session.exec(select(E.route, func.count()).where(*window).group_by(E.route)):
         key = route if route in ("private", "public") else "other"
         routes[key] = routes.get(key, 0) + n
-    open_queue = session.exec(
-        select(func.count()).where(
+    # Counting a queue of hundreds of thousands costs a full index scan: count up to a cap instead.
+    queue = (
+        select(E.seq)
+        .where(
             col(E.kind) == "request",
             col(E.review_status).in_(OPEN_STATUSES),
             (col(E.action) != "allow") | (col(E.finding_count) > 0),
         )
-    ).one()
+        .limit(QUEUE_CAP + 1)
+        .subquery()
+    )
+    open_queue = int(session.exec(select(func.count()).select_from(queue)).one())
     return Dashboard(
         days=day_list,
         by_day=by_day,
@@ -93,7 +100,8 @@ def dashboard(session: Session, days: int, now: datetime | None = None) -> Dashb
         models=top(E.model),
         top_users=[(str(u), int(b or 0), int(r or 0)) for u, b, r in users],
         routes=routes,
-        open_queue=int(open_queue),
+        open_queue=min(open_queue, QUEUE_CAP),
+        open_queue_more=open_queue > QUEUE_CAP,
     )
 
 

@@ -166,3 +166,11 @@ def test_admin_reads_evidence_and_each_reading_is_audited(as_role, store, tmp_pa
     reads = admin.get("/events", params={"q": "evidence of event ev1"}).text
     assert len(re.findall(r'href="/events/([0-9a-f]{32})"', reads)) == 2  # the wrong key and the right one
     assert as_role("admin").get("/events", params={"user": "admin"}).text.count("evidence read") == 2
+
+
+def test_dashboard_caps_a_long_review_queue_count(as_role, monkeypatch) -> None:
+    from audit_ui import stats
+
+    monkeypatch.setattr(stats, "QUEUE_CAP", 3)  # four open events in the seed data
+    html = as_role("auditor").get("/").text
+    assert '<span class="n">3+</span> open in review queue' in html
