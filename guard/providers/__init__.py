@@ -23,6 +23,7 @@ from guard.providers._wire import (
     parse_json,
     path_str,
 )
+from guard.providers.leftover import leftover_segments
 
 __all__ = [
     "ADAPTERS",
@@ -103,8 +104,10 @@ def parse_request(
         ext = generic.extract(endpoint, path, value)
     else:
         ext = impl.extract(endpoint, urlsplit(path).path, value)
+    # Text in fields the adapter does not read (metadata, user, unknown keys) is scanned too.
+    segments = ext.segments + tuple(leftover_segments(value, ext.segments, ext.skipped))
     return ParsedRequest(
-        adapter, ext.endpoint, ext.model, ext.stream, value, ext.segments, ext.conversation_hint, ext.skipped
+        adapter, ext.endpoint, ext.model, ext.stream, value, segments, ext.conversation_hint, ext.skipped
     )
 
 
