@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from guard import providers
+from guard import crossscan, providers
 from guard.core import Action, Classification, Decision, Finding, Segment
 from guard.detect.pool import DetectionPool
 from guard.events import AuditEvent, FindingRecord, fingerprint
@@ -154,7 +154,11 @@ class Pipeline:
             stage = "detection"
             t = time.perf_counter()
             segments = parsed.segments
-            found = await self.pool.scan([s.text for s in segments]) if segments else []
+            cross = crossscan.probes(segments)  # values spread over several user messages
+            texts = [s.text for s in segments] + [p.text for p in cross]
+            found = await self.pool.scan(texts) if texts else []
+            if cross:
+                found = crossscan.merge(segments, found[: len(segments)], cross, found[len(segments) :])
             st.timings_ms["detect"] = _ms(t)
             stage = "policy"
             t = time.perf_counter()
@@ -278,10 +282,10 @@ class Pipeline:
         replacements: dict[tuple[str | int, ...], str] = {}
         for seg, fs in zip(segments, found, strict=True):
             chosen = [f for f in fs if f.category in decision.redact_categories]
-            if chosen:
-                new = vault.redact(seg.text, chosen)
-                if new != seg.text:
-                    replacements[seg.path] = new
+            # Also without findings: values this conversation's vault knows are replaced wherever they recur.
+            new = vault.redact(seg.text, chosen)
+            if new != seg.text:
+                replacements[seg.path] = new
         st.redactions = replacements
         body = providers.rebuild_body(parsed, replacements) if replacements else None
         return Outcome(st, Action.REDACT, body=body)
@@ -320,8 +324,8 @@ class Pipeline:
             st.usage = usage_from(body) or st.usage
         if st.vault is None or not len(st.vault):
             return body
-        if "ndjson" in ctype:  # Ollama streams: one JSON object per line
-            return b"\n".join(restore_json(line, st.vault) if line.strip() else line for line in body.split(b"\n"))
+        if "ndjson" in ctype:  # Ollama streams, buffered: restored whole, so placeholders split across lines join
+            return restore_json(body, st.vault)
         if "json" in ctype:
             return restore_json(body, st.vault)
         if ctype.startswith("text/") or not ctype:
