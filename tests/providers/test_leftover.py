@@ -10,7 +10,9 @@ EMAIL = "dana.whitfield@example.org"
 
 
 def _parse(adapter: str, path: str, body: dict) -> providers.ParsedRequest:
-    return providers.parse_request(adapter, "POST", path, {"content-type": "application/json"}, json.dumps(body).encode())
+    return providers.parse_request(
+        adapter, "POST", path, {"content-type": "application/json"}, json.dumps(body).encode()
+    )
 
 
 def test_when_text_sits_in_an_unknown_key_of_a_known_endpoint_then_it_is_a_segment():
