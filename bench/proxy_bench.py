@@ -7,7 +7,8 @@ an SSE stream of 20 events 2 ms apart. `--clients` concurrent clients (httpx, ke
 distinct ~2 KB prompts that each hold a name, an e-mail and a phone number (so guard detects and
 redacts every one). Per configuration, same run: latency phase (each client pauses 0..2*--think s
 between requests, as people do), stream phase (TTFT: time to the first SSE byte), flood phase
-(closed loop, no pause: throughput). Configurations in order: direct, guard with each --workers
+(closed loop, no pause: throughput), solo phase (one client alone: the added latency without any
+queueing). Configurations in order: direct, guard with each --workers
 value, direct again; the direct baseline is the median of its two runs. Also reported: the proxy's
 CPU time per request (proxy process + detection workers, from /proc), which does not depend on how
 busy the rest of the machine is.
@@ -225,6 +226,7 @@ def main() -> None:
     ap.add_argument("--stream-requests", type=int, default=200, help="streamed requests per phase")
     ap.add_argument("--workers", default="1,2,1p",
                     help="detection worker counts to measure, comma-separated; 'Np': N workers, pattern rules only")
+    ap.add_argument("--solo", type=int, default=100, help="requests from one client alone (no queueing)")
     ap.add_argument("--think", type=float, default=1.0, help="mean pause between a client's requests, s (latency phases)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "proxy.json")
     ap.add_argument("--serve-upstream", nargs=3, help=argparse.SUPPRESS)
@@ -265,7 +267,10 @@ def main() -> None:
             offset += args.stream_requests
             flood = asyncio.run(load(base, proxy, ctx, args.clients, args.requests, False, offset))
             offset += args.requests
+            solo = asyncio.run(load(base, proxy, ctx, 1, args.solo, False, offset))
+            offset += args.solo
             phases[name] = {"plain": summary(paced), "stream": summary(streamed), "flood": summary(flood),
+                            "solo": summary(solo),
                             "proxy_cpu_ms_per_request": round(cpu, 2) if cpu is not None else None}  # fmt: skip
             print(name, json.dumps(phases[name]), flush=True)
 
@@ -315,24 +320,27 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
             "added_ttft_p50_ms": round(ph["stream"]["ttft_p50_ms"] - base("stream", "ttft_p50_ms"), 2),
             "added_ttft_p99_ms": round(ph["stream"]["ttft_p99_ms"] - base("stream", "ttft_p99_ms"), 2),
             "proxy_cpu_ms_per_request": ph["proxy_cpu_ms_per_request"],
+            "solo_p50_ms": ph["solo"]["p50_ms"],
+            "added_solo_p50_ms": round(ph["solo"]["p50_ms"] - base("solo", "p50_ms"), 2),
             "rps": ph["flood"]["rps"], "rps_ratio_to_direct": round(ph["flood"]["rps"] / base("flood", "rps"), 2),
             "errors": ph["plain"]["errors"] + ph["stream"]["errors"] + ph["flood"]["errors"],
         })  # fmt: skip
     print(f"\nclients={args.clients} prompts≈2 KB think={args.think}s; direct: p50 {base('plain', 'p50_ms')} ms, "
           f"p99 {base('plain', 'p99_ms')} ms, TTFT p50 {base('stream', 'ttft_p50_ms')} ms, flood {base('flood', 'rps')} req/s")  # fmt: skip
-    print(f"{'config':<10} {'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'ratio':>6} {'+TTFT':>7} {'cpu/req':>8} "
-          f"{'req/s':>7} {'x dir':>6} {'err':>4}")  # fmt: skip
+    print(f"{'config':<10} {'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'ratio':>6} {'+TTFT':>7} {'+solo':>6} "
+          f"{'cpu/req':>8} {'req/s':>7} {'x dir':>6} {'err':>4}")  # fmt: skip
     for r in rows:
         print(f"{r['config']:<10} {r['p50_ms']:>7} {r['p99_ms']:>7} {r['added_p50_ms']:>7} {r['added_p99_ms']:>7} "
-              f"{r['latency_ratio_p50']:>6} {r['added_ttft_p50_ms']:>7} {r['proxy_cpu_ms_per_request']:>8} "
-              f"{r['rps']:>7} {r['rps_ratio_to_direct']:>6} {r['errors']:>4}")  # fmt: skip
+              f"{r['latency_ratio_p50']:>6} {r['added_ttft_p50_ms']:>7} {r['added_solo_p50_ms']:>6} "
+              f"{r['proxy_cpu_ms_per_request']:>8} {r['rps']:>7} {r['rps_ratio_to_direct']:>6} {r['errors']:>4}")  # fmt: skip
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": {"clients": args.clients, "requests": args.requests, "stream_requests": args.stream_requests,
                      "think_s": args.think, "prompt_bytes": 2048},  # fmt: skip
         "load_average_at_end": os.getloadavg(),
         "direct_baseline": {k: base("plain", k) for k in ("p50_ms", "p99_ms")}
-        | {"ttft_p50_ms": base("stream", "ttft_p50_ms"), "flood_rps": base("flood", "rps")},
+        | {"ttft_p50_ms": base("stream", "ttft_p50_ms"), "flood_rps": base("flood", "rps"),
+           "solo_p50_ms": base("solo", "p50_ms")},
         "phases": phases,
         "guard": rows,
     }
