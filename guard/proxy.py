@@ -46,6 +46,9 @@ class ProxyConfig:
     home: Path | None = None
     verbosity: str = "warn"
     private_model: str = ""  # --private-model / GUARD_PRIVATE_MODEL_URL: OpenAI-compatible base URL
+    detect_budget_ms: int = 30_000  # --detect-budget: a request whose detection takes longer is blocked
+    metrics_host: str = "127.0.0.1"  # --metrics-host: /metrics, /healthz, /livez (guard.health)
+    metrics_port: int = 0  # --metrics-port / GUARD_METRICS_PORT; 0: not served (the CLI defaults to 9464)
 
 
 def make_audit_sink(cfg: ProxyConfig, home: Path) -> AuditSink:
@@ -82,8 +85,11 @@ def build(cfg: ProxyConfig) -> tuple[Pipeline, DetectionPool, AuditSink]:
     load_policy(cfg.rules_dir, private_model_url=cfg.private_model or None)  # fail fast on invalid rules
     policy = PolicyHolder(cfg.rules_dir, private_model_url=cfg.private_model or None)  # hot reload
     router = _router(cfg, policy)
-    pool = DetectionPool(cfg.workers, cfg.rules_dir, models=cfg.models, factory=cfg.engine_factory)
-    sink = make_audit_sink(cfg, home)
+    pool = DetectionPool(cfg.workers, cfg.rules_dir, models=cfg.models, factory=cfg.engine_factory,
+                         timeout_s=cfg.detect_budget_ms / 1000)  # fmt: skip
+    from guard.health import MeteredSink
+
+    sink = MeteredSink(make_audit_sink(cfg, home))  # every audit event is also counted in guard.metrics
     from guard.audit.evidence import site_public_key
 
     pipeline = Pipeline(destinations, pool, policy, sink, load_fingerprint_key(home),
@@ -185,9 +191,14 @@ async def serve(cfg: ProxyConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
+    from guard import health
+
+    metrics_server = await health.start(pool, sink, cfg.metrics_host, cfg.metrics_port)
     try:
         await master.run()
     finally:
+        if metrics_server is not None:
+            await metrics_server.close()
         await loop.run_in_executor(None, pool.close)
         close = getattr(sink, "close", None)
         if close:

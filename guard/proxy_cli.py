@@ -86,6 +86,23 @@ def proxy(
                      help="OpenAI-compatible base URL of the company's private model (e.g. http://llm:8000/v1); "
                           "route_private decisions go there. More models: rules/destinations.yaml `private:`."),
     ] = "",  # fmt: skip
+    metrics_port: Annotated[
+        int,
+        typer.Option("--metrics-port", envvar="GUARD_METRICS_PORT", min=0, max=65535,
+                     help="Port of the Prometheus /metrics and the /healthz, /livez endpoints (0: off)."),
+    ] = 9464,  # fmt: skip
+    metrics_host: Annotated[
+        str,
+        typer.Option("--metrics-host", envvar="GUARD_METRICS_HOST",
+                     help="Address of the metrics and health endpoints (default loopback; 0.0.0.0 for Prometheus "
+                          "and Kubernetes probes)."),
+    ] = "127.0.0.1",  # fmt: skip
+    detect_budget: Annotated[
+        int,
+        typer.Option("--detect-budget", envvar="GUARD_DETECT_BUDGET_MS", min=1,
+                     help="Detection time budget per request in milliseconds; a request over it is blocked "
+                          "(fail closed, recorded in the audit event) and its worker replaced."),
+    ] = 30_000,  # fmt: skip
 ) -> None:
     """Run the guard proxy: intercept LLM hosts, redact, restore replies, block, audit."""
     from guard.proxy import ProxyConfig, run
@@ -98,6 +115,7 @@ def proxy(
         port=port, host=host, confdir=confdir, rules_dir=rules, db_url=db, upstream_ca=upstream_ca, mode=mode,
         workers=workers or None, htpasswd=htpasswd, identity_header=identity_header, body_limit=limit,
         engine_factory=engine_factory, models=not no_models, verbosity=verbosity, private_model=private_model,
+        metrics_host=metrics_host, metrics_port=metrics_port, detect_budget_ms=detect_budget,
     )  # fmt: skip
     raise typer.Exit(run(cfg))
 

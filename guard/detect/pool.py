@@ -38,6 +38,10 @@ class DetectionError(RuntimeError):
     """Detection did not complete; the message never contains prompt text."""
 
 
+class DetectionTimeout(DetectionError):
+    """Detection of one request ran past its time budget (the worker was replaced)."""
+
+
 def load_factory(spec: str) -> Callable[..., Any]:
     """Import `module:function`, the callable that builds a detection engine."""
     module, _, name = spec.partition(":")
@@ -163,6 +167,10 @@ class DetectionPool:
             w.proc.join(5)
         self._pool.clear()
 
+    def alive(self) -> int:
+        """Count the workers running and ready to scan now (for the health endpoint)."""
+        return sum(1 for w in self._pool if w.ready and w.proc.is_alive())
+
     # -- scanning -------------------------------------------------------------------------------
 
     async def scan(self, texts: list[str]) -> list[list[Finding]]:
@@ -197,7 +205,7 @@ class DetectionPool:
             results = await asyncio.wait_for(asyncio.gather(*futs), self.timeout_s)
         except TimeoutError:
             self._kill_jobs(set(map(id, futs)), loop)
-            raise DetectionError(f"detection took longer than {self.timeout_s:g} s") from None
+            raise DetectionTimeout(f"detection took longer than its {self.timeout_s * 1000:g} ms budget") from None
         flat = [found for batch in results for found in batch]
         return [tuple(Finding(*f) for f in found) for found in flat]
 
