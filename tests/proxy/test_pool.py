@@ -51,7 +51,7 @@ async def test_when_worker_hangs_then_scan_times_out_and_worker_is_replaced():
     pool.start()
     try:
         hung = pool._pool[0].proc
-        with pytest.raises(DetectionError, match="longer than 2 s"):
+        with pytest.raises(DetectionError, match="took longer than"):
             await pool.scan([f"{HANG} judy@gmail.com"])
         hung.join(5)
         assert not hung.is_alive(), "the hung worker is killed, not left burning a core"
