@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from guard import crossscan, providers
 from guard.core import Action, Classification, Decision, Finding, Segment
-from guard.detect.pool import DetectionPool
+from guard.detect.pool import DetectionPool, DetectionTimeout
 from guard.events import AuditEvent, FindingRecord, fingerprint
 from guard.hosts import Destination, Destinations
 from guard.identity import Identity
@@ -204,6 +204,8 @@ class Pipeline:
             if stage == "detection":
                 st.error += f": {exc}"  # DetectionError messages never hold prompt text
             log.error("guard %s failed (%s), request blocked [%s]", stage, type(exc).__name__, st.event_id)
+            if isinstance(exc, DetectionTimeout):
+                return self.block(st, f"guard could not finish checking this request in time ({exc}), so it was not sent")
             return self.block(st, f"guard could not check this request ({stage} failed), so it was not sent")
 
     def block(self, st: FlowState, message: str, *, policy: bool = False) -> Outcome:
