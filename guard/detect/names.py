@@ -176,30 +176,29 @@ def gazetteer_persons(text: str) -> list[Finding]:
         if _TITLE.search(head[-16:]) or _STRONG_CUE.search(head):
             s, e = _widen(text, s, e)
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.55))
-        elif sentence_start and _VOCATIVE.match(text, e) and not _code_line(text, s, e):
+        elif sentence_start and _VOCATIVE.match(text, e) and not code_line(text, s, e):
             out.append(Finding("person", "PERSON", "person-vocative", s, e, 0.5))
-        elif (
-            word in first and (not sentence_start or text[e : e + 1] in (":", ",", " ")) and not _code_line(text, s, e)
-        ):
+        elif word in first and (not sentence_start or text[e : e + 1] in (":", ",", " ")) and not code_line(text, s, e):
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.5))
         elif (
             not sentence_start
             and _STRONG_SHAPE.search(word)
             and re.search(r"[a-z,][ ]$", head)
             and not _PLACE_PREP.search(head)
-            and not _code_line(text, s, e)
+            and not code_line(text, s, e)
         ):
             out.append(Finding("person", "PERSON", "person-shape", s, e, 0.5))
     for m in LOWER_PAIR.finditer(text):
         s, e = m.span("name")
         toks = m.group("name").split()
-        if toks[0] in first and toks[-1] in last and toks[-1] not in first and not _code_line(text, s, e):
+        if toks[0] in first and toks[-1] in last and toks[-1] not in first and not code_line(text, s, e):
             if not (taken and inside(taken, s, s + 1)):
                 out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.5))
     return out
 
 
-def _code_line(text: str, s: int, e: int) -> bool:
+def code_line(text: str, s: int, e: int) -> bool:
+    """Does the line holding text[s:e] read as source code?"""
     nl = text.find("\n", e)
     return bool(_CODE_LINE.search(text[text.rfind("\n", 0, s) + 1 : nl if nl >= 0 else len(text)]))
 
@@ -231,7 +230,7 @@ def _is_person(toks: list[str], text: str, s: int, first: frozenset[str], last: 
         return True
     # Júlia Gyarmathy, Ravil G Yefimov: name morphology, not after "in"/"from" (places), not in code.
     if any(_STRONG_SHAPE.search(t) for t in toks) and not _PLACE_PREP.search(text[max(0, s - 8) : s]):
-        return not _code_line(text, s, s + 1)
+        return not code_line(text, s, s + 1)
     # A first name that is also a word (Summer, Frank, Christian) needs an initial or a known surname.
     if opener in _COMMON and len(toks) >= 2:
         return bool(re.fullmatch(_INITIAL, text[s:].split()[1])) or toks[-1].lower() in last
@@ -266,7 +265,7 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
         known = toks[0].lower() in first or toks[-1].lower() in last
         # A lone unknown word is a name only mid-sentence and not as code (Differ(), heap.sort).
         starts = start == 0 or bool(re.search(r"(?:[.!?:\n'\"`>#]|^)\s*$", text[max(0, start - 3) : start]))
-        code = _code_line(text, start, end)
+        code = code_line(text, start, end)
         if code and (len(toks) == 1 or not known):
             return None
         if len(toks) == 1 and _PLACE_END.search(toks[0].lower()):
