@@ -29,7 +29,7 @@ class Dashboard:
     by_day: dict[str, dict[str, int]]  # day -> action -> count
     total: int
     by_action: dict[str, int]
-    categories: list[tuple[str, int]]
+    categories: list[tuple[str, int]]  # prompts with at least one finding of the category
     destinations: list[tuple[str, int]]
     models: list[tuple[str, int]]
     top_users: list[tuple[str, int, int]]  # identity, blocked, redacted
@@ -57,14 +57,14 @@ def dashboard(session: Session, days: int, now: datetime | None = None) -> Dashb
         stmt = select(column, n).where(*window, column != "").group_by(column).order_by(n.desc(), column).limit(limit)
         return [(str(k), int(v)) for k, v in session.exec(stmt)]
 
-    cn = func.count().label("n")
-    cats = session.exec(
-        select(FindingRow.category, cn)
-        .join(E, col(E.seq) == col(FindingRow.event_seq))
-        .where(*window)
-        .group_by(FindingRow.category)
-        .order_by(cn.desc())
-    )
+    # Prompts per finding category, from the denormalised `categories` column (sorted, comma-joined):
+    # one GROUP BY over the window's few distinct combinations instead of a join with every finding
+    # (the join was half the dashboard's time at a million events).
+    cat_counts: dict[str, int] = {}
+    combos = select(E.categories, func.count()).where(*window, col(E.categories) != "").group_by(E.categories)
+    for combo, n in session.exec(combos):
+        for cat in str(combo).split(","):
+            cat_counts[cat] = cat_counts.get(cat, 0) + int(n)
     blocked = func.sum(case((col(E.action) == "block", 1), else_=0)).label("b")
     redacted = func.sum(case((col(E.action) == "redact", 1), else_=0)).label("r")
     users = session.exec(
@@ -95,7 +95,7 @@ def dashboard(session: Session, days: int, now: datetime | None = None) -> Dashb
         by_day=by_day,
         total=sum(by_action.values()),
         by_action=by_action,
-        categories=[(str(c), int(n)) for c, n in cats],
+        categories=sorted(cat_counts.items(), key=lambda kv: (-kv[1], kv[0])),
         destinations=top(E.destination),
         models=top(E.model),
         top_users=[(str(u), int(b or 0), int(r or 0)) for u, b, r in users],

@@ -24,7 +24,7 @@ def dashboard(request: Request, db: SessionDep, user: Auditor, days: int = Query
         "days": days,
         "periods": PERIODS,
         "chart_days": charts.stacked_days(d.days, d.by_day, f"Events per day by action, last {days} days"),
-        "chart_categories": charts.hbars(d.categories, "Findings by category", "bar cat"),
+        "chart_categories": charts.hbars(d.categories, "Prompts with findings, by category", "bar cat"),
         "chart_destinations": charts.hbars(d.destinations, "Top destinations"),
         "chart_models": charts.hbars(d.models, "Top models"),
         "chart_routes": charts.share(

@@ -166,7 +166,7 @@ def test_pages_read_without_javascript(server: str, browser) -> None:  # noqa: A
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{server}/")
     for path, text in (
-        ("/", "Findings by category"),
+        ("/", "Prompts with findings, by category"),
         ("/events", "Export CSV"),
         ("/events/e05", "Findings (2)"),
         ("/rules", "email-address"),
