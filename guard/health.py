@@ -19,7 +19,7 @@ from guard import metrics
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 9464  # Prometheus' conventional exporter port range (9464: OpenTelemetry's exporter)
-PING_TIMEOUT_S = 5.0
+PING_TIMEOUT_S = 2.0  # under the container probe's 4 s, so a hung database reads as a 503, not a timeout
 READ_TIMEOUT_S = 5.0
 MAX_HEADER_BYTES = 16 * 1024
 
