@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-DEFAULT_URL = "tcp://127.0.0.1:8080"
+DEFAULT_URL = "http://127.0.0.1:9464/healthz"  # the proxy's health endpoint (the image's default command)
 
 
 def probe(url: str, timeout: float = 4.0) -> str | None:

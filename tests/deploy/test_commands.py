@@ -75,6 +75,7 @@ def test_when_proxy_port_is_published_then_it_is_the_proxy_default():
     assert values["proxy"]["port"] == default
     assert str(default) in (DEPLOY / "Dockerfile").read_text(encoding="utf-8").split("EXPOSE", 1)[1].splitlines()[0]
     assert option_default(["ui"], "--port") == values["ui"]["port"]
+    assert option_default(["proxy"], "--metrics-port") == values["proxy"]["metricsPort"]
 
 
 def test_when_the_parser_sees_an_unknown_option_then_it_fails():

@@ -239,3 +239,35 @@ def test_when_autoscaling_and_ui_and_exporter_are_disabled_then_only_the_proxy_r
     )
     assert sorted(by_kind(docs, "Deployment")) == ["guard-proxy"]
     assert not by_kind(docs, "HorizontalPodAutoscaler")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (helm's strict YAML does; PyYAML keeps the last)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    keys = [loader.construct_object(k, deep=True) for k, _ in node.value]
+    dupes = {k for k in keys if keys.count(k) > 1}
+    if dupes:
+        raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {sorted(dupes)}", node.start_mark)
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def test_when_values_and_rendered_objects_are_parsed_strictly_then_no_key_is_duplicated():
+    yaml.load((CHART / "values.yaml").read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    for text in Chart(CHART).render(REQUIRED).values():
+        list(yaml.load_all(text, Loader=_UniqueKeyLoader))  # noqa: S506
+
+
+def test_when_probed_then_the_proxy_answers_livez_on_its_metrics_port(docs):
+    pod = by_kind(docs, "Deployment")["guard-proxy"]["spec"]["template"]["spec"]
+    ports = {p["name"]: p["containerPort"] for p in pod["containers"][0]["ports"]}
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = pod["containers"][0][probe]["httpGet"]
+        assert get["path"] == "/livez" and get["port"] in ports
+    args = pod["containers"][0]["args"]
+    assert args[args.index("--metrics-port") + 1] == str(ports["metrics"])
+    assert args[args.index("--metrics-host") + 1] == "0.0.0.0"
