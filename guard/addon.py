@@ -12,6 +12,7 @@ import logging
 from mitmproxy import http
 
 from guard import identity as ident
+from guard import wsinspect
 from guard.core import Action
 from guard.pipeline import FlowState, Outcome, Pipeline, RequestIn
 from guard.streaming import StreamTransform
@@ -25,9 +26,10 @@ WHO = "guard.identity"
 class GuardAddon:
     """Scan and transform requests to guarded LLM hosts; restore their replies; audit each flow."""
 
-    def __init__(self, pipeline: Pipeline, *, identity_header: str = "") -> None:
+    def __init__(self, pipeline: Pipeline, *, identity_header: str = "", websocket: str = "block") -> None:
         self.pipeline = pipeline
         self.identity_header = identity_header.lower()
+        self.websocket = websocket  # 'block': refuse upgrades to guarded hosts; 'inspect': check each message
 
     # -- request side ------------------------------------------------------------------------
 
@@ -74,8 +76,11 @@ class GuardAddon:
                 self._reply(flow, self.pipeline.block(
                     st, "the request's Host header does not match the host it was sent to"))  # fmt: skip
                 return
-            if req.headers.get("upgrade", "").lower() == "websocket":
-                self._reply(flow, self.pipeline.block(st, "guard does not inspect WebSocket traffic to LLM hosts"))
+            if req.headers.get("upgrade", "").lower() == "websocket" and self.websocket != "inspect":
+                out = self.pipeline.block(st, "guard does not allow WebSocket connections to LLM hosts (policy)",
+                                          policy=True)  # fmt: skip
+                st.endpoint = wsinspect.ENDPOINT  # the audit event names what was refused
+                self._reply(flow, out)
                 return
             headers = {k.lower(): v for k, v in req.headers.items()}
             body = req.raw_content or b""
@@ -109,6 +114,35 @@ class GuardAddon:
                 req.headers.pop("content-encoding", None)
                 req.content = plan.body
             req.headers["accept-encoding"] = "identity"
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """`--websocket inspect`: check each client message; a blocked one is dropped, and so is all that follows."""
+        st: FlowState | None = flow.metadata.get(KEY)
+        ws = flow.websocket
+        if st is None or ws is None or not ws.messages:
+            return
+        msg = ws.messages[-1]
+        if not msg.from_client or msg.injected:
+            return
+        try:
+            if flow.metadata.get("guard.ws_blocked"):
+                msg.drop()  # the conversation was cut at a blocked message: nothing after it goes out either
+                return
+            verdict = await wsinspect.inspect(self.pipeline, st, msg.text if msg.is_text else None)
+            if verdict.decision is not None and verdict.decision.action is Action.BLOCK and not verdict.decision.monitor:
+                msg.drop()
+                flow.metadata["guard.ws_blocked"] = True
+                self._ws_tell(flow, wsinspect.error_event(verdict))
+                self.pipeline.finish(verdict, upstream_status=None)
+        except Exception as exc:
+            msg.drop()
+            flow.metadata["guard.ws_blocked"] = True
+            log.error("guard websocket_message hook failed (%s); message dropped", type(exc).__name__)
+
+    def _ws_tell(self, flow: http.HTTPFlow, text: str) -> None:
+        from mitmproxy import ctx
+
+        ctx.master.commands.call("inject.websocket", flow, True, text.encode(), True)
 
     # -- reply side --------------------------------------------------------------------------
 

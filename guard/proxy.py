@@ -47,6 +47,7 @@ class ProxyConfig:
     verbosity: str = "warn"
     private_model: str = ""  # --private-model / GUARD_PRIVATE_MODEL_URL: OpenAI-compatible base URL
     detect_budget_ms: int = 30_000  # --detect-budget: a request whose detection takes longer is blocked
+    websocket: str = "block"  # --websocket: block upgrades to guarded hosts, or inspect each message
     metrics_host: str = "127.0.0.1"  # --metrics-host: /metrics, /healthz, /livez (guard.health)
     metrics_port: int = 0  # --metrics-port / GUARD_METRICS_PORT; 0: not served (the CLI defaults to 9464)
 
@@ -187,7 +188,7 @@ async def serve(cfg: ProxyConfig) -> int:
     if cfg.htpasswd:
         settings["proxyauth"] = f"@{cfg.htpasswd}"
     master.options.update(**settings)
-    master.addons.add(GuardAddon(pipeline, identity_header=cfg.identity_header), _Announce())
+    master.addons.add(GuardAddon(pipeline, identity_header=cfg.identity_header, websocket=cfg.websocket), _Announce())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)

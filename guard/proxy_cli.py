@@ -103,6 +103,12 @@ def proxy(
                      help="Detection time budget per request in milliseconds; a request over it is blocked "
                           "(fail closed, recorded in the audit event) and its worker replaced."),
     ] = 30_000,  # fmt: skip
+    websocket: Annotated[
+        str,
+        typer.Option("--websocket", envvar="GUARD_WEBSOCKET",
+                     help="WebSocket connections to guarded hosts (ChatGPT web, OpenAI Realtime): 'block' refuses "
+                          "them; 'inspect' scans every client message and drops it, and all after it, unless allowed."),
+    ] = "block",  # fmt: skip
 ) -> None:
     """Run the guard proxy: intercept LLM hosts, redact, restore replies, block, audit."""
     from guard.proxy import ProxyConfig, run
@@ -111,11 +117,14 @@ def proxy(
         limit = parse_size(body_limit)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--body-limit") from None
+    if websocket not in ("block", "inspect"):
+        raise typer.BadParameter("use block or inspect", param_hint="--websocket")
     cfg = ProxyConfig(
         port=port, host=host, confdir=confdir, rules_dir=rules, db_url=db, upstream_ca=upstream_ca, mode=mode,
         workers=workers or None, htpasswd=htpasswd, identity_header=identity_header, body_limit=limit,
         engine_factory=engine_factory, models=not no_models, verbosity=verbosity, private_model=private_model,
         metrics_host=metrics_host, metrics_port=metrics_port, detect_budget_ms=detect_budget,
+        websocket=websocket,
     )  # fmt: skip
     raise typer.Exit(run(cfg))
 
