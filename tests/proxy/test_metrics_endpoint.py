@@ -51,6 +51,12 @@ class Metered:
         return {(s.name, tuple(sorted(s.labels.items()))): s.value
                 for fam in text_string_to_metric_families(text) for s in fam.samples}  # fmt: skip
 
+    def ask(self, upstream_port: int, model: str) -> str:
+        """Send PROMPT through the proxy with the openai SDK; return the reply text."""
+        with self.client(upstream_port) as oai:
+            reply = oai.chat.completions.create(model=model, messages=[{"role": "user", "content": PROMPT}])
+        return reply.choices[0].message.content or ""
+
     def client(self, upstream_port: int) -> openai.OpenAI:
         ca = self.home / "ca" / "mitmproxy-ca-cert.pem"
         http = httpx.Client(proxy=self.proc.url, verify=ssl.create_default_context(cafile=str(ca)),
@@ -80,10 +86,7 @@ def _value(samples: dict, name: str, **labels: str) -> float:
 def test_when_a_secret_goes_through_then_metrics_count_it_without_any_value(metered, upstream):  # noqa: F811
     model = f"gpt-metrics-{uuid.uuid4().hex[:8]}"
     before = metered.samples()
-    reply = metered.client(upstream.port).chat.completions.create(
-        model=model, messages=[{"role": "user", "content": PROMPT}]
-    )
-    assert reply.choices[0].message.content == "Echo: " + PROMPT  # restored for the client
+    assert metered.ask(upstream.port, model) == "Echo: " + PROMPT  # restored for the client
     deadline = time.time() + 10
     while True:
         after = metered.samples()
@@ -135,10 +138,7 @@ def test_when_audit_database_is_unreachable_then_healthz_says_so_and_requests_st
     db = f"postgresql://postgres:pw-not-in-health@127.0.0.1:{closed}/test"
     m = _start(tmp_path, tls[0], "--db", db)
     try:
-        reply = m.client(upstream.port).chat.completions.create(
-            model="gpt-metrics-outage", messages=[{"role": "user", "content": PROMPT}]
-        )
-        assert reply.choices[0].message.content == "Echo: " + PROMPT
+        assert m.ask(upstream.port, "gpt-metrics-outage") == "Echo: " + PROMPT
         deadline = time.time() + 15
         while True:
             status, _, body = m.get("/healthz")
@@ -170,10 +170,7 @@ def test_when_metrics_port_is_taken_then_the_proxy_still_guards_and_says_so(
         proc = start_guard(tmp_path, rules, tls[0], "--no-models", "--metrics-port", str(port))
         try:
             m = Metered(proc, port, tmp_path)
-            reply = m.client(upstream.port).chat.completions.create(
-                model="gpt-metrics-taken", messages=[{"role": "user", "content": PROMPT}]
-            )
-            assert reply.choices[0].message.content == "Echo: " + PROMPT
+            assert m.ask(upstream.port, "gpt-metrics-taken") == "Echo: " + PROMPT
             sent = upstream.received[-1].json["messages"][0]["content"]
             assert TOKEN not in sent and EMAIL not in sent  # still guarded
             assert "metrics and health NOT served" in proc.output()
