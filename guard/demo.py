@@ -188,7 +188,7 @@ def demo_command(ui: str, rules: Path | None, db: str, no_models: bool) -> int:
         demo_home.mkdir()
         load_fingerprint_key(home)
         shutil.copy2(home / "fingerprint.key", demo_home / "fingerprint.key")
-        extra = ("--upstream-ca", str(tls.ca), "--workers", "1")
+        extra = ("--upstream-ca", str(tls.ca), "--workers", "1", "--metrics-port", "0")
         args = proxy_args(0, "127.0.0.1", demo_rules, db_url, no_models, extra)
         env = child_env(demo_home)
         env.pop("GUARD_CONFDIR", None)

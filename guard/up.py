@@ -154,7 +154,9 @@ def child_env(home: Path) -> dict[str, str]:
     return env
 
 
-def summary(proxy: str, ca: Path, ui: str, admin: str, password: str | None, db_url: str, home: Path) -> str:
+def summary(
+    proxy: str, ca: Path, ui: str, admin: str, password: str | None, db_url: str, home: Path, metrics: str = ""
+) -> str:
     """The "what to do next" block printed once everything runs."""
     from guard.audit.store import redact_url
 
@@ -163,13 +165,14 @@ def summary(proxy: str, ca: Path, ui: str, admin: str, password: str | None, db_
         if password
         else "an account exists already (forgot it? guard users reset-password NAME)"
     )
+    metrics_line = f"\n  Metrics       {metrics}   (health: /healthz, /livez)" if metrics else ""
     return f"""
 guard is running.
 
   Proxy         {proxy}        only LLM hosts are inspected; all else passes through
   CA cert       {ca}
                 clients must trust it (`guard ca export` shows how for Windows, macOS, Linux, Firefox, Node, Python, Java)
-  Review UI     {ui}
+  Review UI     {ui}{metrics_line}
   Admin         {who}
   Audit store   {redact_url(db_url)}
   State         {home}
@@ -221,7 +224,11 @@ def up_command(port: int, host: str, ui_port: int, admin: str, rules: Path | Non
         children.append(ui)
         ui_url = f"http://127.0.0.1:{uport}"
         wait_http(ui_url + "/healthz", 60, ui)
-        print(summary(f"http://{shown_host}:{listen_port}", ca, ui_url, admin, password, db_url, home), flush=True)
+        metrics = next(
+            (ln.split(" on ", 1)[1].split()[0] for ln in proxy.lines if ln.startswith("guard metrics on ")), ""
+        )
+        text = summary(f"http://{shown_host}:{listen_port}", ca, ui_url, admin, password, db_url, home, metrics)
+        print(text, flush=True)
         while all(c.proc.poll() is None for c in children):
             time.sleep(0.5)
         dead = next(c for c in children if c.proc.poll() is not None)
