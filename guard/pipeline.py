@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from guard import crossscan, providers
+from guard import attachments, crossscan, providers
 from guard.core import Action, Classification, Decision, Finding, Segment
 from guard.detect.pool import DetectionPool, DetectionTimeout
 from guard.events import AuditEvent, FindingRecord, fingerprint
@@ -123,6 +123,7 @@ class Pipeline:
         body_limit: int = 8 * 1024 * 1024,
         router: Router | None = None,
         evidence_key: Any = None,
+        unreadable_attachments: str = "block",
     ) -> None:
         self.destinations = destinations
         self.pool = pool
@@ -133,6 +134,7 @@ class Pipeline:
         self.body_limit = body_limit
         self.router = router
         self.evidence_key = evidence_key  # X25519 public key (GUARD_EVIDENCE_PUBLIC_KEY) or None: off
+        self.unreadable_attachments = unreadable_attachments  # 'block' | 'skip' (guard.attachments)
 
     async def process(self, req: RequestIn) -> Outcome:
         """Return what to do with a request; never raises (errors become a BLOCK)."""
@@ -147,6 +149,12 @@ class Pipeline:
             parsed = providers.parse_request(dest.adapter, req.method, req.path, req.headers, req.body,
                                              max_bytes=self.body_limit)  # fmt: skip
             st.endpoint, st.model, st.stream = parsed.endpoint, parsed.model, parsed.stream
+            parsed, _, unreadable = attachments.expand(parsed, self.unreadable_attachments)  # documents' text
+            if unreadable and self.unreadable_attachments != "skip":
+                st.skipped = tuple(unreadable)[:MAX_FIELDS]
+                why = unreadable[0].split(": ", 1)[-1].removeprefix("attachment ")
+                return self.block(st, f"guard blocked this request: it has an attachment guard cannot read ({why}). "
+                                  "Send the content as text, or ask your IT team", policy=True)  # fmt: skip
             st.adapter = parsed.adapter
             st.scanned = tuple(_path_str(s.path) for s in parsed.segments)[:MAX_FIELDS]
             st.skipped = tuple(getattr(parsed, "skipped", ()))[:MAX_FIELDS]
@@ -284,6 +292,13 @@ class Pipeline:
         replacements: dict[tuple[str | int, ...], str] = {}
         for seg, fs in zip(segments, found, strict=True):
             chosen = [f for f in fs if f.category in decision.redact_categories]
+            if seg.path and seg.path[-1] == attachments.EXTRACTED:
+                if chosen:  # placeholders cannot be written into a PDF or spreadsheet
+                    cats = ", ".join(sorted({f.category.replace("_", " ") for f in chosen}))
+                    return self.block(st, f"guard blocked this request: an attached document contains {cats}, "
+                                      "which guard cannot redact inside a file. Remove that data and send it again",
+                                      policy=True)  # fmt: skip
+                continue
             # Also without findings: values this conversation's vault knows are replaced wherever they recur.
             new = vault.redact(seg.text, chosen)
             if new != seg.text:

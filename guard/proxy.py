@@ -48,6 +48,7 @@ class ProxyConfig:
     private_model: str = ""  # --private-model / GUARD_PRIVATE_MODEL_URL: OpenAI-compatible base URL
     detect_budget_ms: int = 30_000  # --detect-budget: a request whose detection takes longer is blocked
     websocket: str = "block"  # --websocket: block upgrades to guarded hosts, or inspect each message
+    unreadable_attachments: str = "block"  # --unreadable-attachments: block | skip (guard.attachments)
     metrics_host: str = "127.0.0.1"  # --metrics-host: /metrics, /healthz, /livez (guard.health)
     metrics_port: int = 0  # --metrics-port / GUARD_METRICS_PORT; 0: not served (the CLI defaults to 9464)
 
@@ -94,7 +95,8 @@ def build(cfg: ProxyConfig) -> tuple[Pipeline, DetectionPool, AuditSink]:
     from guard.audit.evidence import site_public_key
 
     pipeline = Pipeline(destinations, pool, policy, sink, load_fingerprint_key(home),
-                        body_limit=cfg.body_limit, router=router, evidence_key=site_public_key())  # fmt: skip
+                        body_limit=cfg.body_limit, router=router, evidence_key=site_public_key(),
+                        unreadable_attachments=cfg.unreadable_attachments)  # fmt: skip
     return pipeline, pool, sink
 
 

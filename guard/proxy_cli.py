@@ -109,6 +109,12 @@ def proxy(
                      help="WebSocket connections to guarded hosts (ChatGPT web, OpenAI Realtime): 'block' refuses "
                           "them; 'inspect' scans every client message and drops it, and all after it, unless allowed."),
     ] = "block",  # fmt: skip
+    unreadable_attachments: Annotated[
+        str,
+        typer.Option("--unreadable-attachments", envvar="GUARD_UNREADABLE_ATTACHMENTS",
+                     help="Attachments guard cannot read (encrypted PDF, images, unknown binary, files by id): "
+                          "'block' the request, or 'skip' them (forwarded, named in the audit event)."),
+    ] = "block",  # fmt: skip
 ) -> None:
     """Run the guard proxy: intercept LLM hosts, redact, restore replies, block, audit."""
     from guard.proxy import ProxyConfig, run
@@ -117,6 +123,8 @@ def proxy(
         limit = parse_size(body_limit)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--body-limit") from None
+    if unreadable_attachments not in ("block", "skip"):
+        raise typer.BadParameter("use block or skip", param_hint="--unreadable-attachments")
     if websocket not in ("block", "inspect"):
         raise typer.BadParameter("use block or inspect", param_hint="--websocket")
     cfg = ProxyConfig(
@@ -124,7 +132,7 @@ def proxy(
         workers=workers or None, htpasswd=htpasswd, identity_header=identity_header, body_limit=limit,
         engine_factory=engine_factory, models=not no_models, verbosity=verbosity, private_model=private_model,
         metrics_host=metrics_host, metrics_port=metrics_port, detect_budget_ms=detect_budget,
-        websocket=websocket,
+        websocket=websocket, unreadable_attachments=unreadable_attachments,
     )  # fmt: skip
     raise typer.Exit(run(cfg))
 

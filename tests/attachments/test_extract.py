@@ -1,0 +1,59 @@
+"""Attachment text is extracted (text, CSV, PDF, DOCX, XLSX); what cannot be read says why."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from guard import attachments, providers
+from tests.attachments import docs
+
+EMAIL = "dana.whitfield@example.org"
+
+
+@pytest.mark.parametrize(
+    ("data", "media"),
+    [
+        (f"name,email\nDana,{EMAIL}\n".encode(), "text/csv"),
+        (docs.pdf(f"Contact {EMAIL} today"), attachments.PDF),
+        (docs.docx("Customer file", f"Contact {EMAIL}"), attachments.DOCX),
+        (docs.xlsx([["name", "email"], ["Dana", EMAIL]]), attachments.XLSX),
+    ],
+    ids=["csv", "pdf", "docx", "xlsx"],
+)
+def test_when_a_document_has_text_then_it_is_extracted(data, media):
+    assert EMAIL in attachments.extract_text(data, media)
+
+
+@pytest.mark.parametrize(
+    ("data", "media", "why"),
+    [
+        (docs.encrypted_pdf(f"Contact {EMAIL}"), attachments.PDF, "encrypted PDF"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 32, "image/png", "no OCR"),
+        (b"\x00\x01\x02", "application/octet-stream", "unsupported type"),
+        (b"%PDF-1.4 truncated", attachments.PDF, "could not be read"),
+    ],
+    ids=["encrypted-pdf", "image", "binary", "broken-pdf"],
+)
+def test_when_a_document_cannot_be_read_then_the_reason_is_given(data, media, why):
+    with pytest.raises(attachments.Unreadable, match=why):
+        attachments.extract_text(data, media)
+
+
+def test_when_a_request_carries_documents_then_their_text_becomes_segments_and_skips_are_updated():
+    b64 = base64.b64encode(docs.pdf(f"Contact {EMAIL}")).decode()
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": b64}},
+        {"type": "document", "source": {"type": "file", "file_id": "file_123"}},
+        {"type": "text", "text": "summarise"}]}]}  # fmt: skip
+    parsed = providers.parse_request("anthropic", "POST", "/v1/messages", {}, json.dumps(body).encode())
+    out, read, unreadable = attachments.expand(parsed, "skip")
+    (seg,) = [s for s in out.segments if s.kind == "attachment"]
+    assert EMAIL in seg.text and seg.path[-1] == attachments.EXTRACTED
+    assert read and unreadable == [
+        "messages[0].content[1].source: attachment referenced by id or URL, content not in the request"
+    ]
+    assert "messages[0].content[0].source: base64 document not scanned" not in out.skipped
+    assert unreadable[0] in out.skipped
