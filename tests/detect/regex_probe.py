@@ -31,18 +31,48 @@ def inputs(examples: tuple[str, ...], size: int) -> list[str]:
     return out
 
 
+# Runs the whole engine decodes and folds (gitleaks-style candidates), for the --engine mode.
+ENCODED = ["QUJD", "4142", "%41", "&#65;", "\\u0041", "ghp_" + "a" * 36 + " ", "a@b.co ", "5189 4386 0668 9283 "]
+
+
+def engine_inputs(size: int) -> list[tuple[str, str]]:
+    """(name, text) pairs for the whole engine: the generic inputs plus long runs of encoded forms."""
+    out = [(f"run-{i}", t) for i, t in enumerate(inputs((), size))]
+    return out + [(f"encoded-{i}", (e * (size // len(e) + 1))[:size]) for i, e in enumerate(ENCODED)]
+
+
+def probe_engine(size: int, skip: set[str]) -> None:
+    """Time the pattern engine (folding, decoding, every rule, checks) on each input."""
+    from guard.detect.engine import build_engine
+
+    engine = build_engine(None, models=False)
+    for name, text in engine_inputs(size):
+        if name in skip:
+            continue
+        print(json.dumps({"id": name, "start": True}), flush=True)
+        t = time.perf_counter()
+        engine.scan(text)
+        print(json.dumps({"id": name, "worst_s": round(time.perf_counter() - t, 4)}), flush=True)
+
+
 def main(argv: list[str]) -> int:
     size = 64 * 1024
     rules_dir = None
     skip: set[str] = set()
+    engine = False
     it = iter(argv)
     for a in it:
         if a == "--size":
             size = int(next(it))
         elif a == "--skip":
             skip = set(next(it).split(","))
+        elif a == "--engine":
+            engine = True
         else:
             rules_dir = Path(a)
+    if engine:
+        probe_engine(size, skip)
+        return 0
     for rule in load_detectors(rules_dir):
         if rule.id in skip:
             continue

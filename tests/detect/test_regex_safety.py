@@ -23,7 +23,9 @@ SLOW_S = 2.0
 HANG_S = 30.0
 
 
-def probe(rules_dir: Path | None = None, *, size: int = 64 * 1024, hang_s: float = HANG_S) -> dict[str, float]:
+def probe(
+    rules_dir: Path | None = None, *, size: int = 64 * 1024, hang_s: float = HANG_S, engine: bool = False
+) -> dict[str, float]:
     """Worst time per rule id; float('inf') for a rule that hung (killed after hang_s)."""
     results: dict[str, float] = {}
     hung: set[str] = set()
@@ -31,6 +33,8 @@ def probe(rules_dir: Path | None = None, *, size: int = 64 * 1024, hang_s: float
         args = [sys.executable, "-m", "tests.detect.regex_probe", "--size", str(size)]
         if rules_dir is not None:
             args.append(str(rules_dir))
+        if engine:
+            args.append("--engine")
         if results:
             args += ["--skip", ",".join(results)]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
@@ -70,6 +74,15 @@ def test_every_bundled_pattern_is_fast_on_backtracking_inputs():
     assert len(results) >= 100  # every bundled rule was probed
     bad = {rid: t for rid, t in results.items() if t > SLOW_S}
     assert not bad, f"slow or hanging detector patterns (s; inf = killed after {HANG_S:g} s): {bad}"
+
+
+@pytest.mark.slow
+def test_the_whole_engine_is_fast_on_backtracking_and_encoded_inputs():
+    """Folding, decoding (base64/hex/percent/entities/escapes) and checks too, not only the patterns."""
+    results = probe(engine=True)
+    assert len(results) >= 40
+    bad = {name: t for name, t in results.items() if t > SLOW_S}
+    assert not bad, f"slow engine inputs (s; inf = killed after {HANG_S:g} s): {bad}"
 
 
 @pytest.mark.slow
