@@ -1,6 +1,6 @@
 """Load and faults: many streaming conversations through `guard proxy` for minutes, then with faults.
 
-    .venv/bin/python bench/load_bench.py [--quick] [--duration 180] [--conversations 50] [--think 2.0]
+    .venv/bin/python bench/load_bench.py [--quick] [--duration 180] [--conversations 20] [--think 2.0]
 
 One `guard proxy` subprocess (TLS interception, 2 detection workers, spaCy models, audit store on
 PostgreSQL 127.0.0.1:5432 in a schema of its own, reached through a TCP forwarder the bench can cut;
@@ -118,6 +118,7 @@ class Tally:
         self.outcomes: dict[str, int] = {}
         self.answered: list[str] = []  # request ids (model names) the proxy answered with an HTTP response
         self.blocked: list[str] = []  # request ids guard blocked
+        self.failed: list[str] = []  # request ids that ended in an error (not a block, not a good reply)
         self.samples: dict[str, str] = {}  # outcome kind -> the first reply text of that kind (guard's message)
         self.timeline: list[tuple[float, str]] = []
 
@@ -128,7 +129,7 @@ class Tally:
 
 
 async def conversations(base: str, proxy: str | None, ctx: ssl.SSLContext, n: int, seconds: float, think: float,
-                        tag: str, private_up: bool = True) -> Tally:  # fmt: skip
+                        tag: str) -> Tally:  # fmt: skip
     """Run `n` conversations until `seconds` have passed; every reply checked against what was sent."""
     import httpx
 
@@ -165,8 +166,8 @@ async def conversations(base: str, proxy: str | None, ctx: ssl.SSLContext, n: in
                             if r.status_code != 200 and "guard reference" in got:
                                 tally.blocked.append(model)
                                 kind = "blocked: " + (
-                                    "private model down"
-                                    if "private model" in got and not private_up
+                                    "private model down or slow"
+                                    if "private model" in got
                                     else "could not check"
                                     if "could not check" in got
                                     else "policy"
@@ -180,12 +181,14 @@ async def conversations(base: str, proxy: str | None, ctx: ssl.SSLContext, n: in
                     tally.add(kind, t0, (time.perf_counter() - t0) * 1000)
                     if kind != "ok":
                         tally.samples.setdefault(kind, got[:300])
+                        if not kind.startswith("blocked"):
+                            tally.failed.append(model)
                     if first is not None and kind == "ok":
                         tally.ttft.append(first * 1000)
+                    await asyncio.sleep(rnd.uniform(0, 2 * think))
                     if kind != "ok":
                         break  # a blocked or failed turn ends the conversation, as a user would start over
                     history += [{"role": "user", "content": text}, {"role": "assistant", "content": got}]
-                    await asyncio.sleep(rnd.uniform(0, 2 * think))
 
         await asyncio.gather(*(one(i) for i in range(n)))
     return tally
@@ -222,11 +225,15 @@ def workers(pid: int) -> list[int]:
     return sorted(p for p, (pp, _) in tree.items() if pp in servers)
 
 
-def probe_text(seed: int) -> str:
-    """About 12 KB of never-seen text with one e-mail address: a scan long enough to kill a worker in."""
+def probe_messages(seed: int) -> list[dict]:
+    """8 never-seen 5 KB messages, each with an e-mail address: 40 KB that the pool splits over its workers."""
     rnd = random.Random(seed)
-    words = " ".join(rnd.choice(FILLER.split()) + str(rnd.randint(0, 999)) for _ in range(1800))
-    return f"Probe {seed}: mail probe.person{seed}@gmail.com about this. {words}"[:12_000]
+    msgs = []
+    for i in range(8):
+        words = " ".join(rnd.choice(FILLER.split()) + str(rnd.randint(0, 999)) for _ in range(800))
+        text = f"Probe {seed}.{i}: mail probe.person{seed}{i}@gmail.com about this. {words}"[:5000]
+        msgs.append({"role": "assistant" if i % 2 else "user", "content": text})
+    return msgs
 
 
 def kill_busy_worker(pid: int, base: str, proxy: str, ctx: ssl.SSLContext) -> dict:
@@ -244,7 +251,7 @@ def kill_busy_worker(pid: int, base: str, proxy: str, ctx: ssl.SSLContext) -> di
 
     def send() -> None:
         model = f"gpt-4o-probe{os.getpid()}"
-        body = {"model": model, "stream": True, "messages": [{"role": "user", "content": probe_text(os.getpid())}]}
+        body = {"model": model, "stream": True, "messages": probe_messages(os.getpid())}
         try:
             r = httpx.post(
                 base + "/v1/chat/completions", json=body, proxy=proxy, verify=ctx, trust_env=False, timeout=60
@@ -255,11 +262,16 @@ def kill_busy_worker(pid: int, base: str, proxy: str, ctx: ssl.SSLContext) -> di
 
     sender = threading.Thread(target=send)
     sender.start()
-    victim, give_up = None, time.monotonic() + 5
+    # Every worker gets a share of the probe, a scan many times longer than a turn's: a worker seen
+    # running in 3 polls in a row is most likely scanning it.
+    victim, streak, give_up = None, dict.fromkeys(before, 0), time.monotonic() + 10
     while victim is None and time.monotonic() < give_up and sender.is_alive():
-        victim = next((w for w in before if busy(w)), None)
+        for w in before:
+            streak[w] = streak[w] + 1 if busy(w) else 0
+        victim = next((w for w in before if streak[w] >= 3), None)
+        time.sleep(0.001)
+    out.update(workers_before=before, killed=victim or before[0], killed_while_scanning=victim is not None)
     victim = victim or before[0]
-    out.update(workers_before=before, killed=victim, killed_while_scanning=busy(victim))
     t0 = time.perf_counter()
     os.kill(victim, signal.SIGKILL)
     sender.join(90)
@@ -348,7 +360,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script of phases
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=float, default=180, help="seconds of the clean phase (fault phases: half)")
     ap.add_argument("--quick", action="store_true", help="30 s clean phase, 15 s fault phases")
-    ap.add_argument("--conversations", type=int, default=50, help="concurrent conversations")
+    ap.add_argument("--conversations", type=int, default=20, help="concurrent conversations")
     ap.add_argument("--think", type=float, default=2.0, help="mean pause between a conversation's turns, s")
     ap.add_argument("--workers", type=int, default=2, help="detection worker processes")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
@@ -393,7 +405,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script of phases
             env.pop(k, None)
         guard = GuardProcess([sys.executable, "-m", "guard", "proxy", "--port", "0", "--host", "127.0.0.1",
                               "--rules", str(rules), "--upstream-ca", str(ca), "--workers", str(args.workers),
-                              "--db", db_url, "--private-model", f"http://127.0.0.1:{priv_fwd.port}/v1"], env)  # fmt: skip
+                              "--db", db_url, "--metrics-port", "0", "--private-model", f"http://127.0.0.1:{priv_fwd.port}/v1"], env)  # fmt: skip
         gctx = ssl.create_default_context(cafile=str(home / "ca" / "mitmproxy-ca-cert.pem"))
         dctx = ssl.create_default_context(cafile=str(ca))
         proxy, n, think = guard.url, args.conversations, args.think
@@ -401,18 +413,20 @@ def main() -> None:  # noqa: PLR0915 - one linear script of phases
         sampler.start()
         answered: list[str] = []
         blocked: list[str] = []
+        failed: list[str] = []
 
-        def phase(name: str, seconds: float, via: str | None, ctx: ssl.SSLContext, private_up: bool = True,
-                  during=None) -> Tally:  # fmt: skip
+        def phase(name: str, seconds: float, via: str | None, ctx: ssl.SSLContext, during=None) -> Tally:  # fmt: skip
             sampler.phase = name
             cpu0 = tree_cpu_s(guard.proc.pid)
-            if during:
-                threading.Thread(target=during, daemon=True).start()
-            t = asyncio.run(conversations(base, via, ctx, n, seconds, think, name[:2], private_up))
+            fault = threading.Thread(target=during or (lambda: None), daemon=True)
+            fault.start()
+            t = asyncio.run(conversations(base, via, ctx, n, seconds, think, name[:2]))
+            fault.join(150)
             results["phases"][name] = summarize(t, seconds)
             if via:
                 answered.extend(t.answered)
                 blocked.extend(t.blocked)
+                failed.extend(t.failed)
                 cpu = (tree_cpu_s(guard.proc.pid) - cpu0) * 1000 / max(1, len(t.lat))
                 # a killed worker takes its CPU time out of the process tree: no figure then
                 results["phases"][name]["proxy_cpu_ms_per_request"] = round(cpu, 1) if cpu > 0 else None
@@ -436,7 +450,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script of phases
 
         phase("audit-db-outage", d / 2, proxy, gctx, during=cut_db)
         priv_fwd.down()
-        phase("private-down", d / 2, proxy, gctx, private_up=False)
+        phase("private-down", d / 2, proxy, gctx)
         priv_fwd.up()
         kill: dict = {}
 
@@ -462,7 +476,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script of phases
         results["upstream"] = {"requests": stats["requests"],
                                "raw_values_received_via_guard": sum(not m.startswith("gpt-4o-di") for m in stats["leaked"]),
                                "raw_values_received_direct": sum(m.startswith("gpt-4o-di") for m in stats["leaked"]),
-                               "blocked": len(blocked), "blocked_but_forwarded": len(set(blocked) & set(stats["models"]))}  # fmt: skip
+                               "blocked": len(blocked), "blocked_but_forwarded": len(set(blocked) & set(stats["models"])),
+                               "failed": len(failed), "failed_but_received": len(set(failed) & set(stats["models"]))}  # fmt: skip
         results["audit"] = count_events(pg_schema_url(schema), answered)
         results["rss_samples"] = sampler.samples
         results["proxy_log_tail"] = guard.lines[-8:]  # guard logs event ids and error classes, never prompt text
