@@ -1,7 +1,7 @@
 """Address blocks: grow a street-line finding into the whole postal address around it.
 
 The rules in rules/detectors/pii/address.yaml find the street line. Real addresses go on: a house
-or building number written before the street ("5551 Harkeswei 125"), a unit ("Apt. 030"), then
+or building number written before the street ("2210 Kastanienallee 7"), a unit ("Apt. 030"), then
 city, region, country and postcode, on the same line or on the next few short lines of a mailing
 label (UPU S42 address layout: one element per line, postcode with the town or country). This
 module extends each address finding over those parts, and accepts a bare "number street number"
@@ -29,7 +29,7 @@ _PART = re.compile(
 )
 _PART_IN_LINE = re.compile(rf"(?:{_PART.pattern})(?=$|[?!.,;]|[ ]+[a-z])")
 _HAS_ZIP_OR_UNIT = re.compile(rf"{_UNIT}|(?<![\w-]){_ZIP}\.?$")
-# Same line after the street: unit, town, region, postcode ("Apt. 085 BODØ nan", ", Lyss, 50662").
+# Same line after the street: unit, town, region, postcode ("Apt. 3 LEIPZIG SN", ", Szeged, 6720").
 _TAIL = re.compile(rf"(?:,?[ ]{_UNIT})*(?:,?[ ](?:{_ZIP}|[A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩА-Я][\w'’\-]*|nan)(?![\w@]))*")
 # A street line in European order, "040 Snellmaninkatu 55", or with a building number first.
 STREET_LINE = re.compile(
@@ -75,7 +75,7 @@ def _grow(text: str, s: int, e: int) -> tuple[int, int]:
                 break
             blank = True
             continue
-        # The last part may end the sentence: "Cyprus 36903? I am in town", "62971 in case of...".
+        # The last part may end the sentence: "Denmark 3000? I am in town", "04109 in case of...".
         m = _PART_IN_LINE.match(line)
         if not m or m.end() > _MAX_LINE:
             break

@@ -74,7 +74,7 @@ class SpacyPersons:
         first, last = gazetteer()
         cands = [m.span() for m in _CAP_PAIR.finditer(text)]
         for m in _CAP_ONE.finditer(text):
-            # Mid-sentence Titlecase words (Snape, Lahm) may be names spaCy knows; known first names
+            # Mid-sentence Titlecase words (Okonkwo, Brandt) may be names spaCy knows; known first names
             # and surnames are candidates anywhere.
             word = m.group().lower()
             if word in first or word in last or not _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]):

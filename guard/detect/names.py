@@ -24,7 +24,7 @@ _INITIAL = r"[A-Z]\.?"
 NAME_RUN = re.compile(
     rf"(?<![\w@.\-/])(?P<name>{_WORD}(?:[ ](?:{_INITIAL}|{_WORD}))?(?:[ ]{_PARTICLE}){{0,2}}[ ]{_WORD}(?:-{_WORD})?)(?![\w@(\-]|\.\w)"
 )
-# Degrees and generational suffixes written after a name (David Roach MD, Lene Wieloch B.Eng.).
+# Degrees and generational suffixes written after a name (Ada Lowe MD, Jan Brink B.Eng.).
 _SUFFIX = re.compile(
     r"^,?[ ](?:MD|DDS|DVM|PhD|Ph\.D\.|MBA|MSc|BSc|B\.Eng|M\.Eng|B\.Sc|M\.Sc|Jr|Sr|II|III|IV|Esq|RN|CPA)\.?(?![\w])"
 )
@@ -32,7 +32,7 @@ _TITLE_BEFORE = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Dipl\.-Ing|Dipl\.-Kfm|Ing|Univ\.Prof|Rev|"
     r"President|Senator|Sen|Governor|Gov|Mayor|Colonel|Col|General|Gen|Captain|Capt|Lieutenant|Lt|Sergeant|Sgt|Officer|Detective|Det|Coach|Judge|Justice|Minister|Chancellor|Pope|Father|Sister|Uncle|Aunt|Auntie|Madam|Madame|Spokesman|Spokeswoman|Secretary|Professor|Doctor|Rabbi|Imam|Archbishop|Prince|Princess|Sheikh|Agent|Commissioner|Chairman|Chairwoman|Rep|Representative)\.?[ ])+$"
 )
-# First words that make a Titlecase run a place (Lake Chelsea, East Emilyside, Port Roy).
+# First words that make a Titlecase run a place (Lake Ida, East Hollybury, Port Alma).
 _PLACE_FIRST = frozenset(
     "lake north south east west port new mount fort saint st upper lower great little old san santa los las".split()
 )
@@ -50,7 +50,7 @@ _CUE = re.compile(
     r"belongs to|assigned to|signed by|written by|dear|hi|hello|thanks|thank you|cc|and|with|for|"
     r"user|manager|director|agent|driver|author|reporter|sender|recipient|attn)\b[:,]?)[ ]*$"
 )
-# Cues strong enough that the single Titlecase word after them is a name (Hi Garvan, said Erle).
+# Cues strong enough that the single Titlecase word after them is a name (Hi Tormod, said Ilse).
 _STRONG_CUE = re.compile(
     r"(?i:\b(?:my name is|name is|call me|i'm|i am|hi|hello|hey|dear|thanks|thank you|said|asked|told|cc|"
     r"spoke with|talked to|met with|belongs to|signed by|written by|directed by|starring|people call me|"
@@ -80,7 +80,7 @@ _NOT_LAST = frozenset(
     insurance financial health healthcare pharmaceuticals energy motors airlines logistics royal pleasures
     the and or of for to in on at by with from""".split()
 )
-# English place-name endings (Chadshire, Juanberg, Westonmouth): a lone word like this is a town.
+# English place-name endings (Oakshire, Lindberg, Eastmouth): a lone word like this is a town.
 _PLACE_END = re.compile(
     r"(?:shire|berg|burg|bury|borough|ton|ville|furt|mouth|chester|field|ford|port|land|view|haven|side|stad|"
     r"heim|hausen|dorf|ington|stead|wick|worth|minster)$"
@@ -99,12 +99,12 @@ _STRONG_SHAPE = re.compile(
     r"escu|opoulos|akis|enko|nen|shvili|yan)$"
 )
 _PLACE_PREP = re.compile(r"\b(?:in|at|to|from|near|of|via|into|visit|visiting|around)[ ]$", re.IGNORECASE)
-# What people do, right after a sentence-initial word spaCy called a person ("Jens spent a year").
+# What people do, right after a sentence-initial word spaCy called a person ("Tormod spent a year").
 _ACTS = re.compile(
     r"[ ](?:is|was|has|had|lives|lived|spent|began|shouted|said|says|told|asked|works|worked|wants|wanted|"
     r"likes|loves|went|moved|wrote|writes|called|met|left|joined|flew|arrived|married|died|born)\b"
 )
-# A name addressed at the start of a sentence: "Kuba, can I please speak to your boss?"
+# A name addressed at the start of a sentence: "Tormod, can you send the file?"
 _VOCATIVE = re.compile(r", (?:can|could|would|will|please|do|did|are|have|I|you|thanks|thank)\b")
 _PERSON_LABELS = {"PERSON"}
 _MAYBE_LABELS = {"ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC"}
@@ -163,7 +163,7 @@ def gazetteer_persons(text: str) -> list[Finding]:
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.65))
             taken.append((s, e))
         elif len(span.split()) > 2:
-            pos = s + span.index(" ") + 1  # "Email Annette Mayo": try again from the second word
+            pos = s + span.index(" ") + 1  # "Email Ada Lowe": try again from the second word
     for m in SINGLE.finditer(text):
         s, e = m.span("name")
         if taken and inside(taken, s, s + 1):
@@ -172,7 +172,7 @@ def gazetteer_persons(text: str) -> list[Finding]:
         head = text[max(0, s - 24) : s]
         sentence_start = s == 0 or bool(re.search(r"(?:[.!?:\n]|^)\s*$", head[-3:]))
         if re.search(r"\b(?:Lake|North|South|East|West|Port|New|Mount|Fort|Saint|St\.?)[ ]$", head):
-            continue  # Lake Marie, South Steven: a place
+            continue  # Lake Ida, South Tormod: a place
         if _TITLE.search(head[-16:]) or _STRONG_CUE.search(head):
             s, e = _widen(text, s, e)
             out.append(Finding("person", "PERSON", "person-gazetteer", s, e, 0.55))
@@ -228,7 +228,7 @@ def _is_person(toks: list[str], text: str, s: int, first: frozenset[str], last: 
     opener = toks[0].lower()
     if opener in first or _cue_before(text, s):
         return True
-    # Júlia Gyarmathy, Ravil G Yefimov: name morphology, not after "in"/"from" (places), not in code.
+    # Zsófia Halmai, Oleg P Mironov: name morphology, not after "in"/"from" (places), not in code.
     if any(_STRONG_SHAPE.search(t) for t in toks) and not _PLACE_PREP.search(text[max(0, s - 8) : s]):
         return not code_line(text, s, s + 1)
     # A first name that is also a word (Summer, Frank, Christian) needs an initial or a known surname.
@@ -263,7 +263,7 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
     toks = _tokens(span)
     if label in _PERSON_LABELS:
         known = toks[0].lower() in first or toks[-1].lower() in last
-        # A lone unknown word is a name only mid-sentence and not as code (Differ(), heap.sort).
+        # A lone unknown word is a name only mid-sentence and not as code (Parser(), tree.walk).
         starts = start == 0 or bool(re.search(r"(?:[.!?:\n'\"`>#]|^)\s*$", text[max(0, start - 3) : start]))
         code = code_line(text, start, end)
         if code and (len(toks) == 1 or not known):

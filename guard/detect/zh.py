@@ -1,7 +1,7 @@
 """Chinese person names: jieba `nr` tags, filtered, plus surname-led names after cue words.
 
-jieba tags most names `nr` but also tags company brands (明腾科技) and odd words; it also splits
-some names (林 / 丽丽). A name is kept when it starts with a common surname (the 百家姓 list as
+jieba tags most names `nr` but also tags company brands (华拓软件) and odd words; it also splits
+some names (周 / 晓晓). A name is kept when it starts with a common surname (the 百家姓 list as
 used in household registration statistics) and is not followed by an organisation word; a
 surname + one or two characters right after a cue (给, 员工, 客户, 姓名: ...) is a name too.
 """
@@ -24,7 +24,7 @@ SURNAMES = frozenset(
     "费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝樊仲"
 )
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文")
-# Words after a "name" that make it a brand or organisation (明腾科技有限公司).
+# Words after a "name" that make it a brand or organisation (华拓软件有限公司).
 _ORG_AFTER = re.compile(
     r"^(?:科技|公司|传媒|集团|网络|信息|有限|银行|大学|学院|医院|股份|控股|实业|工作室|文化|电子|软件|酒店|餐厅|中心|基金|证券|保险|路|街|区|县|市|省)"
 )
@@ -64,7 +64,7 @@ class JiebaPersons:
             pos = start + len(word)
             if flag != "nr" or not 2 <= len(word) <= 4 or not CJK.match(word):
                 continue
-            # jieba split the surname off (林 / 丽丽): take it back.
+            # jieba split the surname off (周 / 晓晓): take it back.
             if word[0] not in SURNAMES and start > 0 and text[start - 1] in SURNAMES and len(word) == 2:
                 start -= 1
             if _is_name(text, start, pos):

@@ -61,7 +61,7 @@ def test_when_prompt_is_harmless_then_no_personal_data_is_flagged(engine, text):
 @pytest.mark.parametrize(
     ("text", "name"),
     [
-        ("Customer record — name: Antoine Petitjean; status active", "Antoine Petitjean"),
+        ("Tenant file — name: Gaspard Lemoinier; lease active", "Gaspard Lemoinier"),
         ("Please write a thank-you note to Dr. Ingrid Van der Berg", "Ingrid Van der Berg"),
         ("Rows:\nMargaret T. Okafor|mokafor@example.org|pending", "Margaret T. Okafor"),
         ("I met with Yusuf Demirci yesterday about the lease.", "Yusuf Demirci"),
@@ -84,11 +84,11 @@ def test_when_chinese_name_is_written_then_person_is_found(engine, text, name):
 
 
 def test_when_chinese_company_brand_looks_like_a_name_then_it_is_not_a_person(engine):
-    assert "person" not in _found(engine, "本季度明腾科技有限公司的营收增长了12%。")
+    assert "person" not in _found(engine, "本季度华拓软件有限公司的利润下降了8%。")
 
 
 def test_when_places_and_code_are_titlecase_then_they_are_not_persons(engine):
-    text = "Plan a trip to Lake Marie and East Sarahfurt.\n>>> Fraction(Fraction(1, 7), Fraction(2, 3))"
+    text = "Plan a trip to Lake Orla and East Dunmorefield.\n>>> Ratio(Ratio(2, 9), Ratio(4, 5))"
     assert "person" not in _found(engine, text)
 
 
