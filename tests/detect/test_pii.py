@@ -99,3 +99,16 @@ def test_every_finding_carries_category_entity_rule_span_and_score(engine):
     for f in findings:
         assert f.category and f.entity_type.isupper() and f.rule_id and 0 < f.score <= 1
         assert 0 <= f.start < f.end <= len(text)
+
+
+def test_when_address_is_a_mailing_label_block_then_the_whole_block_is_one_address(engine):
+    text = "Please post it to:\nIngrid Solheim\n3120 Fjordveien 8\n Apt. 12\n Tromsdal\n Norway 9012\nThanks!"
+    found = _found(engine, text)
+    assert found["address"] == ["3120 Fjordveien 8\n Apt. 12\n Tromsdal\n Norway 9012"]
+    assert "Ingrid Solheim" in found["person"]
+
+
+def test_when_prose_mentions_a_handle_then_it_is_found_but_code_decorators_are_not(engine):
+    assert _found(engine, "great thread, thanks @kira_dev for the fix")["person"] == ["@kira_dev"]
+    code = "class Point:\n    @property\n    def norm(self):\n        return 1\n\n@dataclass\nclass Box:\n    pass\n"
+    assert _found(engine, code) == {}
