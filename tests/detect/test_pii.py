@@ -19,6 +19,7 @@ def _found(engine, text: str) -> dict[str, list[str]]:
     ("text", "category", "value"),
     [
         ("Ring me on +49 30 901820 or later", "phone", "+49 30 901820"),
+        ("Reply to Ana (ana@example.net, +44 20 7946 0321) today", "phone", "+44 20 7946 0321"),
         ("Office line (212) 555-0187, ask for Sam", "phone", "(212) 555-0187"),
         ("UK mobile 07700 900461 after six", "phone", "07700 900461"),
         ("联系电话：138 0013 8000，谢谢", "phone", "138 0013 8000"),
