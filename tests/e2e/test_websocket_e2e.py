@@ -12,6 +12,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,16 @@ def open_ws(proxy: GuardProcess, ca: Path, port: int, path: str = "/v1/realtime?
                    open_timeout=30, proxy=None)  # fmt: skip
 
 
+def websocket_rows(home: Path, timeout: float = 20.0) -> list[dict]:
+    """Audit events of WebSocket upgrades/messages (no model name), waiting for the asynchronous writer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [r for r in audit_rows(home, "", timeout=1) if r["endpoint"] == "websocket"]
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.3)
+
+
 def test_when_websocket_is_blocked_by_default_then_the_upgrade_is_refused_and_audited(
     guard, guard_ca, guard_home, ws_upstream
 ):
@@ -79,8 +90,8 @@ def test_when_websocket_is_blocked_by_default_then_the_upgrade_is_refused_and_au
         open_ws(guard, guard_ca, ws_upstream.port, f"/v1/realtime?model={model}")
     assert exc.value.response.status_code >= 400 and b"WebSocket" in exc.value.response.body
     assert ws_upstream.connections == 0
-    rows = [r for r in audit_rows(guard_home, "", timeout=5) if r["action"] == "block" and r["endpoint"] == "websocket"]
-    assert rows, "the refused upgrade has an audit event"
+    rows = websocket_rows(guard_home)
+    assert rows and rows[-1]["action"] == "block", "the refused upgrade has an audit event"
 
 
 @pytest.fixture(scope="module")
@@ -110,5 +121,5 @@ def test_when_websocket_is_inspected_then_clean_messages_pass_and_a_secret_cuts_
         ws.send(b"\x00binary")
         ws.send(json.dumps({"type": "response.create"}))
     assert ws_upstream.received[before:] == [hello]  # nothing after the blocked message reached the upstream
-    rows = [r for r in audit_rows(ws_home, "", timeout=15) if r["endpoint"] == "websocket"]
+    rows = websocket_rows(ws_home)
     assert rows and rows[0]["action"] == "block" and {f["category"] for f in rows[0]["findings"]} == {"secret"}
