@@ -20,7 +20,7 @@ from typing import Any
 
 from guard.core import Segment
 from guard.providers import ParsedRequest
-from guard.providers._wire import path_str
+from guard.providers._wire import RequestError, path_str
 
 EXTRACTED = "#extracted"  # last path element of a segment read from an attachment (not a JSON key)
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -148,8 +148,8 @@ def expand(parsed: ParsedRequest, on_unreadable: str = "block") -> tuple[ParsedR
     found = _attachments(parsed.body) if isinstance(parsed.body, dict | list) else []
     if not found:
         return parsed, [], []
-    if len(found) > MAX_ATTACHMENTS:
-        return parsed, [], [f"$: more than {MAX_ATTACHMENTS} attachments"]
+    if len(found) > MAX_ATTACHMENTS:  # a limit, not a reading problem: blocks whatever on_unreadable says
+        raise RequestError(f"request has {len(found)} attachments, over the {MAX_ATTACHMENTS} limit")
     segments, read, unreadable = list(parsed.segments), [], []
     for path, media, data in found:
         where = path_str(path)

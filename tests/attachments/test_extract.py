@@ -57,3 +57,11 @@ def test_when_a_request_carries_documents_then_their_text_becomes_segments_and_s
     ]
     assert "messages[0].content[0].source: base64 document not scanned" not in out.skipped
     assert unreadable[0] in out.skipped
+
+
+def test_when_a_request_has_too_many_attachments_then_it_cannot_be_inspected_even_in_skip_mode():
+    part = {"type": "file", "file": {"filename": "a.txt", "file_data": base64.b64encode(b"hello").decode()}}
+    body = {"model": "m", "messages": [{"role": "user", "content": [part] * (attachments.MAX_ATTACHMENTS + 1)}]}
+    parsed = providers.parse_request("openai", "POST", "/v1/chat/completions", {}, json.dumps(body).encode())
+    with pytest.raises(providers.RequestError, match="attachments, over the 20 limit"):
+        attachments.expand(parsed, "skip")
