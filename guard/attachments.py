@@ -20,7 +20,7 @@ from typing import Any
 
 from guard.core import Segment
 from guard.providers import ParsedRequest
-from guard.providers._wire import RequestError, path_str
+from guard.providers._wire import RequestError, decode_body, path_str
 
 EXTRACTED = "#extracted"  # last path element of a segment read from an attachment (not a JSON key)
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -169,3 +169,41 @@ def expand(parsed: ParsedRequest, on_unreadable: str = "block") -> tuple[ParsedR
     if on_unreadable == "skip":
         skipped += tuple(unreadable)
     return replace(parsed, segments=tuple(segments), skipped=skipped), read, unreadable
+
+
+def parse_multipart(adapter: str, headers: dict[str, str], body: bytes, max_bytes: int) -> ParsedRequest | None:
+    """A multipart/form-data upload (OpenAI Files API, ChatGPT web) as a ParsedRequest, or None if not one.
+
+    File parts become `file` entries of a synthetic body that `expand` reads like any attachment; text
+    fields become segments. Every segment path ends in EXTRACTED: the upload is forwarded byte for byte
+    when clean, and blocked (never rewritten) when something would have to be redacted.
+    """
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        return None
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    raw = decode_body(headers, body, max_bytes)
+    msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + raw)
+    if not msg.is_multipart():
+        raise RequestError("multipart body without parts")
+    parts: list[Any] = []
+    segments: list[Segment] = []
+    for i, part in enumerate(msg.iter_parts()):
+        name = part.get_param("name", header="content-disposition") or ""
+        filename = part.get_filename()
+        data = part.get_payload(decode=True) or b""
+        if filename is not None:
+            media = part.get_content_type() if part.get("content-type") else _media_for(filename)
+            if media == "application/octet-stream":
+                media = _media_for(filename) or media
+            parts.append({"type": "file", "file": {"filename": filename,
+                                                   "file_data": f"data:{media};base64,{base64.b64encode(data).decode()}"}})  # fmt: skip
+            segments.append(Segment(filename, ("multipart", i, "file", "filename", EXTRACTED), "user", "attachment"))
+        else:
+            parts.append({"name": str(name)})
+            text = data.decode("utf-8", "replace")
+            if text:
+                segments.append(Segment(text, ("multipart", i, "value", EXTRACTED), "user", "other"))
+    return ParsedRequest(adapter, "upload", "", False, {"multipart": parts}, tuple(segments))

@@ -146,8 +146,9 @@ class Pipeline:
             if len(req.body) > self.body_limit:
                 return self.block(st, f"the request body is larger than guard's limit of {self.body_limit} bytes")
             t = time.perf_counter()
-            parsed = providers.parse_request(dest.adapter, req.method, req.path, req.headers, req.body,
-                                             max_bytes=self.body_limit)  # fmt: skip
+            parsed = attachments.parse_multipart(dest.adapter, req.headers, req.body, self.body_limit)  # file uploads
+            parsed = parsed or providers.parse_request(dest.adapter, req.method, req.path, req.headers, req.body,
+                                                       max_bytes=self.body_limit)  # fmt: skip
             st.endpoint, st.model, st.stream = parsed.endpoint, parsed.model, parsed.stream
             parsed, _, unreadable = attachments.expand(parsed, self.unreadable_attachments)  # documents' text
             if unreadable and self.unreadable_attachments != "skip":

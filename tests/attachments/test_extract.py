@@ -65,3 +65,20 @@ def test_when_a_request_has_too_many_attachments_then_it_cannot_be_inspected_eve
     parsed = providers.parse_request("openai", "POST", "/v1/chat/completions", {}, json.dumps(body).encode())
     with pytest.raises(providers.RequestError, match="attachments, over the 20 limit"):
         attachments.expand(parsed, "skip")
+
+
+def test_when_a_multipart_upload_carries_a_file_then_its_text_and_fields_are_segments():
+    import httpx
+
+    req = httpx.Request("POST", "https://api.openai.com/v1/files", data={"purpose": "assistants"},
+                        files={"file": ("c.csv", f"email\n{EMAIL}\n".encode(), "text/csv"),
+                               "img": ("p.png", b"\x89PNG\r\n\x1a\n", "image/png")})  # fmt: skip
+    body = req.read()
+    parsed = attachments.parse_multipart("openai", dict(req.headers), body, 1 << 20)
+    assert parsed is not None and parsed.endpoint == "upload"
+    out, read, unreadable = attachments.expand(parsed)
+    texts = {s.text for s in out.segments}
+    assert "assistants" in texts and any(EMAIL in t for t in texts)
+    assert all(s.path[-1] == attachments.EXTRACTED for s in out.segments)  # never rewritten, only blocked
+    assert len(unreadable) == 1 and "no OCR" in unreadable[0]
+    assert attachments.parse_multipart("openai", {"content-type": "application/json"}, b"{}", 100) is None

@@ -75,3 +75,21 @@ def test_when_a_pdf_is_encrypted_then_the_request_is_blocked_and_the_reason_audi
     assert "cannot read (encrypted PDF)" in resp.json()["error"]["message"]
     (row,) = audit_rows(guard_home, model)
     assert row["action"] == "block" and "encrypted PDF" in json.dumps(row["skipped"])
+
+
+def test_when_a_files_api_upload_holds_an_email_then_it_is_blocked_and_a_clean_one_goes_out_unchanged(
+    http_client, upstream
+):
+    url = f"https://localhost:{upstream.port}/v1/files"
+    auth = {"authorization": "Bearer sk-test"}
+    before = len(upstream.received)
+    bad = http_client.post(url, headers=auth, data={"purpose": "assistants"},
+                           files={"file": ("customers.csv", f"name,email\nDana,{EMAIL}\n".encode(), "text/csv")})  # fmt: skip
+    assert bad.status_code == 400 and len(upstream.received) == before
+    assert "attached document contains email" in bad.json()["error"]["message"]
+    data = docs.pdf("Release notes for version 2.1")
+    ok = http_client.post(url, headers=auth, data={"purpose": "assistants"},
+                          files={"file": ("notes.pdf", data, "application/pdf")})  # fmt: skip
+    assert len(upstream.received) == before + 1, ok.text
+    sent = upstream.received[-1]
+    assert sent.headers["content-type"].startswith("multipart/form-data") and data in sent.body
