@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -361,6 +362,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script of phases
         private.__exit__(None, None, None)
         with psycopg.connect(PG_URL, autocommit=True) as c:
             c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        shutil.rmtree(tmp, ignore_errors=True)
     results["settings"] = {"clean_s": d, "conversations": n, "think_s": think, "turns": TURNS, "workers": args.workers,
                            "upstream_keepalive_s": args.upstream_keepalive, "cpus": os.cpu_count(),
                            "load_average_at_end": os.getloadavg()}  # fmt: skip
