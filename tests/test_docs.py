@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.deploy.guardcli import command_tree, known_env_names
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -58,8 +56,6 @@ def missing_docs(readme: Path = README) -> list[str]:
     return missing
 
 
-# xfail(strict=False) only while other areas are still adding options (until 00:35 UTC); then strict.
-@pytest.mark.xfail(strict=False, reason="other areas may still be adding options without docs")
 def test_when_readme_is_read_then_every_command_option_and_variable_is_documented():
     missing = missing_docs()
     assert not missing, "README.md does not document:\n  " + "\n  ".join(missing)
