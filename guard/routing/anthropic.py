@@ -10,6 +10,7 @@ import json
 import uuid
 from typing import Any
 
+from guard.routing.chat import chat_message
 from guard.routing.sse import ChunkTranslator, sse_event
 
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
@@ -52,11 +53,8 @@ def _message(m: dict[str, Any]) -> list[dict[str, Any]]:
             out.append(
                 {"role": "tool", "tool_call_id": b.get("tool_use_id", ""), "content": _text(b.get("content", ""))}
             )
-    if parts or calls:
-        only_text = all(p["type"] == "text" for p in parts)
-        msg: dict[str, Any] = {"role": role, "content": "".join(p["text"] for p in parts) if only_text else parts}
-        if calls:
-            msg["tool_calls"] = calls
+    msg = chat_message(role, parts, calls)
+    if msg is not None:
         out.append(msg)
     return out
 

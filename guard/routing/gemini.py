@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from guard.routing.chat import chat_message
 from guard.routing.sse import ChunkTranslator, sse_event
 
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY", "tool_calls": "STOP"}
@@ -39,11 +40,8 @@ def _content(c: dict[str, Any]) -> list[dict[str, Any]]:
         elif "functionResponse" in p:
             fr = p["functionResponse"]
             out.append({"role": "tool", "tool_call_id": fr.get("name", ""), "content": json.dumps(fr.get("response"))})
-    if parts or calls:
-        only_text = all(x["type"] == "text" for x in parts)
-        msg: dict[str, Any] = {"role": role, "content": "".join(x["text"] for x in parts) if only_text else parts}
-        if calls:
-            msg["tool_calls"] = calls
+    msg = chat_message(role, parts, calls)
+    if msg is not None:
         out.append(msg)
     return out
 

@@ -7,7 +7,7 @@ only whether the event has any.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from guard.events import AuditEvent
@@ -78,20 +78,7 @@ def to_ecs(x: Exported) -> dict[str, Any]:
             "failed": list(e.failed),
             "timings_ms": dict(e.timings_ms),
             "categories": sorted({f.category for f in e.findings}),
-            "findings": [
-                {
-                    "category": f.category,
-                    "entity_type": f.entity_type,
-                    "rule_id": f.rule_id,
-                    "field": f.field,
-                    "start": f.start,
-                    "end": f.end,
-                    "fingerprint": f.fingerprint,
-                    "preview": f.preview,
-                    "score": f.score,
-                }
-                for f in e.findings
-            ],
+            "findings": [asdict(f) for f in e.findings],  # FindingRecord holds no raw value
             "prev_hash": x.prev_hash,
             "has_evidence": e.evidence is not None,
         },
