@@ -16,7 +16,9 @@ find_python() {
     done
     if command -v pyenv >/dev/null 2>&1 || [ -x "$HOME/.pyenv/bin/pyenv" ]; then
         local pyenv_bin; pyenv_bin=$(command -v pyenv || echo "$HOME/.pyenv/bin/pyenv")
-        local v; v=$("$pyenv_bin" versions --bare 2>/dev/null | grep -E '^3\.1[2-9]\.' | sort -V | tail -n1 || true)
+        # Prefer 3.12 (what guard is developed and measured on), else the newest later 3.x.
+        local v; v=$("$pyenv_bin" versions --bare 2>/dev/null | grep -E '^3\.12\.' | sort -V | tail -n1 || true)
+        [ -n "$v" ] || v=$("$pyenv_bin" versions --bare 2>/dev/null | grep -E '^3\.1[3-9]\.' | sort -V | tail -n1 || true)
         if [ -n "$v" ]; then echo "$("$pyenv_bin" root)/versions/$v/bin/python"; return; fi
     fi
     for cand in python3 python; do
