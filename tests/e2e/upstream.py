@@ -101,9 +101,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         pass
 
+    def _read_body(self) -> bytes:
+        """Read a Content-Length or chunked (RFC 9112 section 7.1) request body, as real APIs accept both."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("content-length") or 0))
+
     def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length)
+        body = self._read_body()
         rec = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         self.server.received.append(rec)
         try:
@@ -175,7 +188,9 @@ def openai_reply(model: str, text: str, tool: bool) -> dict[str, Any]:
 
 def openai_events(model: str, text: str, tool: bool, usage: bool) -> list[bytes]:
     base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
-    out = [_data({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})]
+    out = [
+        _data({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+    ]
     if tool:
         args = json.dumps({"query": text})
         out.append(_data({**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1",
@@ -186,9 +201,13 @@ def openai_events(model: str, text: str, tool: bool, usage: bool) -> list[bytes]
     else:
         for p in _pieces(text):
             out.append(_data({**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}))
-    out.append(_data({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls" if tool else "stop"}]}))
+    out.append(
+        _data({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls" if tool else "stop"}]})
+    )
     if usage:
-        out.append(_data({**base, "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}))
+        out.append(
+            _data({**base, "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}})
+        )
     out.append(b"data: [DONE]\n\n")
     return out
 
