@@ -1,4 +1,4 @@
-"""Plausibility checks for personal-data rules (phones, cards, IPv6, id numbers).
+"""Plausibility checks for personal-data rules (phones, cards, IPv6, id numbers, defanged e-mail).
 
 Registered into guard.detect.validators.VALIDATORS, so rules/ name them like the checksums
 (`validate: [payment_card]`). Self-contained: validators.py imports this module, not the reverse.
@@ -6,8 +6,12 @@ Registered into guard.detect.validators.VALIDATORS, so rules/ name them like the
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import ipaddress
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 
 def _digits(value: str) -> str:
@@ -81,10 +85,54 @@ def iban_mod97(value: str) -> bool:
     return int("".join(str(int(c, 36)) for c in v[4:] + v[:4])) % 97 == 1
 
 
+@functools.cache
+def top_level_domains() -> frozenset[str]:
+    """ASCII top-level domains from the public suffix list snapshot tldextract ships (read, never fetched)."""
+    spec = importlib.util.find_spec("tldextract")  # locates the package without importing it (and requests)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        snapshot = Path(folder) / ".tld_set_snapshot"
+        if snapshot.is_file():
+            lines = snapshot.read_text(encoding="utf-8").split("// ===END ICANN DOMAINS===")[0].splitlines()
+            return frozenset(
+                s.rsplit(".", 1)[-1].lower() for s in lines if s and not s.startswith("//") and s.isascii()
+            )
+    return frozenset()  # no list here: any 2-24 letter TLD is accepted (detect more, not less)
+
+
+# Markers people write instead of '@' and '.' to defang an address: [at] (at) {at} <at> [@] [dot]
+# [.] with optional inner spaces, in any case, full-width brackets too (Chinese text); or the upper-case
+# words AT and DOT between spaces.
+_BRACKETED = re.compile(r"[\[({<（［｛【][ \t]*(?i:at|dot|@|\.)[ \t]*[\]})>）］｝】]")
+_WORD = re.compile(r"[ \t]AT[ \t]|[ \t]DOT[ \t]")
+_AT = re.compile(r"[ \t]*[\[({<（［｛【][ \t]*(?i:at|@)[ \t]*[\]})>）］｝】]|[ \t]+AT[ \t]|@")
+
+
+def defanged_email(value: str) -> bool:
+    """An e-mail address written with [at]/(dot)/AT/DOT markers: a marker present, a real TLD, not shouted prose."""
+    bracketed = _BRACKETED.search(value) is not None
+    if not bracketed and _WORD.search(value) is None:
+        return False  # a plain address is email-address's job
+    tld = re.split(r"[^A-Za-z]", value)[-1].lower()
+    tlds = top_level_domains()
+    if tlds and tld not in tlds:
+        return False
+    if not bracketed:
+        # Upper-case AT/DOT among upper-case words is shouting ("LOOK AT THE DOT COM BUBBLE"), not an
+        # address: unless its local part has more than letters (a dot, digit, '_'...), the words must
+        # stand out from lower-case text.
+        at = _AT.search(value)
+        local = value[: at.start()] if at else value
+        rest = _WORD.sub(" ", value)
+        if local.isalpha() and rest.upper() == rest:
+            return False
+    return True
+
+
 PII_VALIDATORS: dict[str, Callable[[str], bool]] = {
     "payment_card": payment_card,
     "phone": phone,
     "ipv6": ipv6,
     "id_number": id_number,
     "iban_mod97": iban_mod97,
+    "defanged_email": defanged_email,
 }

@@ -56,3 +56,36 @@ def test_when_value_is_split_by_invisible_characters_then_the_whole_run_is_redac
 def test_when_harmless_text_holds_html_and_hashes_then_nothing_is_flagged(pattern_engine):
     text = html.escape('<a href="/docs?q=1&lang=en">docs</a>') + " sha1 " + "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
     assert [f for f in pattern_engine.scan(text) if f.category in ("secret", "email")] == []
+
+
+DEFANGED = [
+    ("brackets", "jane.doe[at]example[dot]com"),
+    ("parentheses", "jane.doe (at) example (dot) com"),
+    ("braces", "jane.doe{at}example{dot}com"),
+    ("symbols-in-brackets", "jane.doe [@] example [.] com"),
+    ("upper-case-words", "jane.doe AT example DOT com"),
+    ("bracketed-dot-only", "jane.doe@example[.]com"),
+    ("full-width-brackets", "li.lei（at）example（dot）cn"),
+]
+
+
+@pytest.mark.parametrize("address", [d[1] for d in DEFANGED], ids=[d[0] for d in DEFANGED])
+def test_when_email_is_defanged_then_the_whole_written_form_is_one_email_finding(engine, address):
+    text = f"Please write to {address} before Friday."
+    found = [f for f in engine.scan(text) if f.category == "email"]
+    assert [text[f.start : f.end] for f in found] == [address]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "meet me at the office at noon",
+        "look at example dot com for the docs",
+        "send it to jane at example dot com",  # lower-case words: ordinary prose, too ambiguous
+        "WE LOOK AT THE DOT COM BUBBLE TODAY",  # shouting, not an address
+        "the result is arr[at] plus offset.value",
+        "ping me (at) lunch.time tomorrow",  # not a top-level domain
+    ],
+)
+def test_when_prose_says_at_and_dot_then_no_email_is_flagged(engine, text):
+    assert [f for f in engine.scan(text) if f.category == "email"] == []

@@ -1,10 +1,11 @@
 """The evasion corpus (tests/data/evasion/) through `guard proxy`: no disguised value reaches the upstream.
 
-Each case hides values with one technique (invisible characters, look-alikes, encodings, a value
-spread over two messages, odd JSON fields, an unknown endpoint). The request must still go out —
-redacted, as the default policy says — and nothing the upstream receives may hold a value: not the
-raw bytes, and not any decoded form of them (JSON strings joined, Unicode folded, entities,
-percent- and \\u-escapes undone, base64 and hex runs decoded), compared letters-and-digits only.
+Each case hides values with one technique (invisible characters, look-alikes, encodings, defanged
+e-mail markers, a value spread over two messages, odd JSON fields, an unknown endpoint). The request
+must still go out — redacted, as the default policy says — and nothing the upstream receives may
+hold a value: not the raw bytes, and not any decoded form of them (JSON strings joined, Unicode
+folded, entities, percent- and \\u-escapes undone, [at]/[dot] markers read back, base64 and hex
+runs decoded), compared letters-and-digits only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ CONFUSABLES = str.maketrans("аеорсхуіјѕԁοαρνκτ", "aeopcxyijsdoa
 B64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
 HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
 U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+# Defanged e-mail markers: [at] (at) {at} [@] and the upper-case word AT for '@'; [dot] [.] and DOT for '.'.
+DEFANGED_AT = re.compile(r"[ \t]*[\[({<（［｛【][ \t]*(?i:at|@)[ \t]*[\]})>）］｝】][ \t]*|[ \t]+AT[ \t]+")
+DEFANGED_DOT = re.compile(r"[ \t]*[\[({<（［｛【][ \t]*(?i:dot|\.)[ \t]*[\]})>）］｝】][ \t]*|[ \t]+DOT[ \t]+")
 
 
 def _strings(node) -> list[str]:
@@ -48,7 +52,8 @@ def _strings(node) -> list[str]:
 def _fold(text: str) -> str:
     text = "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
     text = html.unescape(unquote(U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)))
-    return text.translate(CONFUSABLES)
+    text = text.translate(CONFUSABLES)
+    return DEFANGED_DOT.sub(".", DEFANGED_AT.sub("@", text))
 
 
 def _decoded_runs(text: str) -> list[str]:
