@@ -1,7 +1,7 @@
 """Chunked and content-length bodies, keep-alive reuse, clients that offer HTTP/2: all scanned.
 
-guard mirrors the upstream's ALPN; this test upstream speaks HTTP/1.1 only, so a client offering h2
-is answered in HTTP/1.1 here (an HTTP/2 end-to-end test needs an h2 upstream).
+httpx offers ALPN ["http/1.1", "h2"] through a proxy and mitmproxy follows the client's order, so the
+h2-offering client here talks HTTP/1.1; real HTTP/2 end to end is tests/e2e/test_http2_e2e.py.
 """
 
 from __future__ import annotations
