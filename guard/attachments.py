@@ -5,22 +5,31 @@ Anthropic `document` blocks with a base64 source and OpenAI `file` / `input_file
 as UTF-8, PDF with pypdf, DOCX with python-docx, XLSX with openpyxl. The text of each becomes a
 segment whose path ends in EXTRACTED: it is scanned and decided like any other text, but guard
 cannot write placeholders back into a file, so a finding that would be redacted there blocks the
-request instead. What cannot be read (an encrypted PDF, an unknown binary, an image: no OCR here,
-a file referenced by id or URL) follows `on_unreadable`: `block` (the default) or `skip` (forwarded,
-and the audit event's `skipped` says which part and why).
+request instead. Images (PNG, JPEG, GIF, WebP, TIFF, BMP) are read with tesseract when OCR is on
+(`guard.ocr`, off by default): Anthropic `image` blocks and OpenAI `image_url` / `input_image` parts
+with inline base64 data, image documents and uploaded image files; with OCR off, image blocks and parts
+stay skipped by the adapters as before. What cannot be read (an encrypted PDF, an unknown binary, an
+image without OCR or whose OCR failed, a file referenced by id or URL) follows `on_unreadable`:
+`block` (the default) or `skip` (forwarded, and the audit event's `skipped` says which part and why).
+
+Uploads whose body is the file itself (ChatGPT web PUTs the bytes to its blob host) are read by
+`parse_raw`: by Content-Type, else by magic bytes, the same way; a clean one is forwarded byte for byte.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
+import zipfile
 from dataclasses import replace
 from typing import Any
 
 from guard.core import Segment
+from guard.ocr import IMAGE_TYPES, Ocr, OcrFailed
 from guard.providers import ParsedRequest
-from guard.providers._wire import RequestError, decode_body, path_str
+from guard.providers._wire import RequestError, decode_body, parse_json, path_str
 
 EXTRACTED = "#extracted"  # last path element of a segment read from an attachment (not a JSON key)
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -38,8 +47,8 @@ class Unreadable(ValueError):
     """An attachment whose text cannot be extracted; the message is a fixed phrase (safe to audit)."""
 
 
-def extract_text(data: bytes, media_type: str) -> str:
-    """Return the text of a document; raise Unreadable with a short reason."""
+def extract_text(data: bytes, media_type: str, ocr: Ocr | None = None) -> str:
+    """Return the text of a document (of an image too when `ocr` is given); raise Unreadable with a short reason."""
     mt = media_type.split(";")[0].strip().lower()
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise Unreadable(f"larger than {MAX_ATTACHMENT_BYTES} bytes")
@@ -52,12 +61,18 @@ def extract_text(data: bytes, media_type: str) -> str:
             text = _docx(data)
         elif mt == XLSX:
             text = _xlsx(data)
-        elif mt.startswith("image/"):
+        elif mt.startswith("image/") and ocr is None:
             raise Unreadable("image (no OCR configured)")
+        elif mt in IMAGE_TYPES and ocr is not None:
+            text = ocr.read(data)
+        elif mt.startswith("image/"):
+            raise Unreadable(f"image type {mt} not supported by OCR")
         else:
             raise Unreadable(f"unsupported type {mt or 'unknown'}")
     except Unreadable:
         raise
+    except OcrFailed as exc:  # a fixed phrase
+        raise Unreadable(f"image: {exc}") from None
     except UnicodeDecodeError:
         raise Unreadable("text that is not UTF-8") from None
     except Exception as exc:  # a broken or hostile file: the class name only
@@ -119,15 +134,38 @@ def _media_for(filename: Any) -> str:
     return next((mt for ext, mt in BY_EXTENSION.items() if name.endswith(ext)), "")
 
 
-def _attachments(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str, Any]]:
-    """(path, media type, base64 data or None) of every document block / file part in the body."""
+def _inline_image(n: dict[str, Any]) -> tuple[str, str] | None:
+    """(media type, base64 or data: URL) of an image block / part that carries its bytes; None otherwise."""
+    src = n.get("source")
+    if n.get("type") == "image" and isinstance(src, dict) and src.get("type") == "base64":  # Anthropic
+        return str(src.get("media_type") or ""), src.get("data")
+    url = n.get("image_url")
+    if isinstance(url, dict):  # chat completions: {"image_url": {"url": ...}}
+        url = url.get("url")
+    if n.get("type") in ("image_url", "input_image") and isinstance(url, str) and url.startswith("data:"):
+        return "", url
+    return None  # an image by URL or file id: the adapter's "image not scanned" stands
+
+
+def _attachments(
+    node: Any, path: tuple[str | int, ...] = (), images: bool = False
+) -> list[tuple[tuple[str | int, ...], str, Any]]:
+    """(path, media type, data) of every document block / file part: data is base64, raw bytes or None.
+
+    With `images`, image blocks and parts that carry their data inline are included too.
+    """
     out = []
     stack = [(path, node)]
     while stack:
         p, n = stack.pop()
         if isinstance(n, dict):
             src = n.get("source")
-            if n.get("type") == "document" and isinstance(src, dict) and src.get("type") in ("base64", "url", "file"):
+            image = _inline_image(n) if images else None
+            if n.get("type") == "raw" and isinstance(n.get("data"), bytes):  # parse_raw's body; JSON has no bytes
+                out.append((p, str(n.get("media_type") or ""), n["data"]))
+            elif image is not None:
+                out.append((p, *image))
+            elif n.get("type") == "document" and isinstance(src, dict) and src.get("type") in ("base64", "url", "file"):
                 out.append((p + ("source",), str(src.get("media_type") or ""), src.get("data")))
             elif n.get("type") in ("file", "input_file"):
                 f = n.get("file") if isinstance(n.get("file"), dict) else n
@@ -140,12 +178,28 @@ def _attachments(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tupl
     return out
 
 
-def expand(parsed: ParsedRequest, on_unreadable: str = "block") -> tuple[ParsedRequest, list[str], list[str]]:
+Expanded = tuple[ParsedRequest, list[str], list[str]]
+
+
+def expand(parsed: ParsedRequest, on_unreadable: str = "block", ocr: Ocr | None = None) -> Expanded:
     """Add the text of every attachment as segments; return (parsed, read notes, unreadable notes).
 
     Unreadable notes are "path: reason"; with on_unreadable == 'block' the caller blocks on any.
+    With `ocr`, images are read too.
     """
-    found = _attachments(parsed.body) if isinstance(parsed.body, dict | list) else []
+    found = _attachments(parsed.body, images=ocr is not None) if isinstance(parsed.body, dict | list) else []
+    return _expand(parsed, found, on_unreadable, ocr)
+
+
+async def expand_async(parsed: ParsedRequest, on_unreadable: str = "block", ocr: Ocr | None = None) -> Expanded:
+    """`expand`, with the reading (PDF parsing, OCR subprocesses) in a thread off the event loop."""
+    found = _attachments(parsed.body, images=ocr is not None) if isinstance(parsed.body, dict | list) else []
+    if not found:
+        return parsed, [], []
+    return await asyncio.to_thread(_expand, parsed, found, on_unreadable, ocr)
+
+
+def _expand(parsed: ParsedRequest, found: list[tuple[Any, ...]], on_unreadable: str, ocr: Ocr | None) -> Expanded:
     if not found:
         return parsed, [], []
     if len(found) > MAX_ATTACHMENTS:  # a limit, not a reading problem: blocks whatever on_unreadable says
@@ -154,10 +208,13 @@ def expand(parsed: ParsedRequest, on_unreadable: str = "block") -> tuple[ParsedR
     for path, media, data in found:
         where = path_str(path)
         try:
-            if not isinstance(data, str) or not data:
+            if isinstance(data, bytes):
+                raw, url_media = data, ""
+            elif not isinstance(data, str) or not data:
                 raise Unreadable("referenced by id or URL, content not in the request")
-            raw, url_media = _decode(data)
-            text = extract_text(raw, media or url_media or "application/octet-stream")
+            else:
+                raw, url_media = _decode(data)
+            text = extract_text(raw, media or url_media or "application/octet-stream", ocr)
         except Unreadable as exc:
             unreadable.append(f"{where}: attachment {exc}")
             continue
@@ -207,3 +264,62 @@ def parse_multipart(adapter: str, headers: dict[str, str], body: bytes, max_byte
             if text:
                 segments.append(Segment(text, ("multipart", i, "value", EXTRACTED), "user", "other"))
     return ParsedRequest(adapter, "upload", "", False, {"multipart": parts}, tuple(segments))
+
+
+# Magic numbers: PDF 1.7 §7.5.2, ZIP APPNOTE 4.3.7, PNG 5.2, JPEG SOI, GIF89a, RIFF/WEBP, TIFF 6.0 §2, BMP.
+_MAGIC = ((b"%PDF-", PDF), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+          (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"),
+          (b"BM", "image/bmp"))  # fmt: skip
+NOT_RAW = ("multipart/", "application/x-www-form-urlencoded")  # read elsewhere, or blocked as not JSON
+
+
+def sniff(data: bytes) -> str:
+    """The media type of a file from its first bytes; '' when it is none guard reads."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, media in _MAGIC:
+        if data.startswith(magic):
+            return media
+    if data.startswith(b"PK\x03\x04"):  # an OOXML package is a zip: tell Word from Excel by their main part
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except (zipfile.BadZipFile, ValueError, OSError):
+            return ""
+        return DOCX if "word/document.xml" in names else XLSX if "xl/workbook.xml" in names else ""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return ""
+    return "text/plain" if "\x00" not in text else ""
+
+
+def parse_raw(adapter: str, headers: dict[str, str], body: bytes, max_bytes: int) -> ParsedRequest | None:
+    """A body that is a file itself (a raw PUT / POST upload) as a ParsedRequest, or None if it is JSON or empty.
+
+    The document type comes from Content-Type when it names one guard reads, else from the body's
+    magic bytes; `expand` reads it like any attachment. Its text is segment `body.#extracted`: a clean
+    upload is forwarded byte for byte, one with findings is blocked, one guard cannot read follows
+    `on_unreadable`.
+    """
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    mt = ctype.split(";")[0].strip().lower()
+    if mt.startswith(NOT_RAW) or mt.endswith(("/json", "+json")):
+        return None
+    raw = decode_body(headers, body, max_bytes)
+    if not raw.strip():
+        return None
+    if raw.lstrip()[:1] in (b"{", b"["):  # JSON goes to the adapters, whatever its Content-Type says
+        try:
+            parse_json(raw)
+            return None
+        except RequestError:
+            pass  # not JSON after all: read as a document
+    known = mt.startswith(TEXT_TYPES) or mt in (PDF, DOCX, XLSX) or mt in IMAGE_TYPES
+    media = mt if known else sniff(raw) or mt or "application/octet-stream"
+    node = {"type": "raw", "media_type": media, "data": raw}
+    return ParsedRequest(adapter, "upload", "", False, {"body": node}, ())
+
+
+def parse_upload(adapter: str, headers: dict[str, str], body: bytes, max_bytes: int) -> ParsedRequest | None:
+    """A file upload (multipart/form-data or a raw file body) as a ParsedRequest; None for JSON or empty bodies."""
+    return parse_multipart(adapter, headers, body, max_bytes) or parse_raw(adapter, headers, body, max_bytes)

@@ -29,6 +29,8 @@ class Settings:
     # file that turns on encrypted evidence (off when empty).
     audit_retention: str = field(default_factory=lambda: _env("GUARD_AUDIT_RETENTION"))
     evidence_public_key: str = field(default_factory=lambda: _env("GUARD_EVIDENCE_PUBLIC_KEY"))
+    # OCR of images with tesseract (guard/ocr.py): `guard proxy --ocr`, read by `guard doctor`.
+    ocr: bool = field(default_factory=lambda: _env("GUARD_OCR").strip().lower() in ("1", "true", "t", "yes", "y", "on"))
 
     @property
     def db_url(self) -> str:

@@ -32,13 +32,14 @@ class Target:
     confdir: Path
     rules_dir: Path | None
     db_url: str
+    ocr: bool = False  # GUARD_OCR: images are read with tesseract
 
     @classmethod
     def from_settings(
         cls, settings: Settings, confdir: Path | None = None, rules: Path | None = None, db: str | None = None
     ) -> Target:
         """Settings (GUARD_* env) with command-line overrides applied."""
-        return cls(confdir or settings.confdir, rules or settings.rules_dir, db or settings.db_url)
+        return cls(confdir or settings.confdir, rules or settings.rules_dir, db or settings.db_url, settings.ocr)
 
 
 @dataclass(frozen=True)
@@ -241,12 +242,34 @@ def _db_skew(settings: Target, now: datetime) -> float | None:
     return (now - server.astimezone(UTC)).total_seconds()
 
 
+def check_ocr(settings: Target) -> Result:
+    """With GUARD_OCR on, tesseract is installed and has its English data."""
+    import subprocess
+
+    from guard.ocr import Ocr
+
+    if not settings.ocr:
+        return Result("ocr", True, "off (GUARD_OCR): images in chat are not scanned, image files are unreadable")
+    fix = "install Debian's tesseract-ocr (apt-get install tesseract-ocr), or turn OCR off"
+    exe = Ocr().path()
+    if exe is None:
+        return Result("ocr", False, "OCR is on but tesseract is not on PATH: every image is blocked as unreadable", fix)
+    try:
+        out = subprocess.run([exe, "--list-langs"], capture_output=True, timeout=10, check=False).stdout.decode()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Result("ocr", False, f"{exe} does not run ({exc.__class__.__name__})", fix)
+    if "eng" not in out.split():
+        return Result("ocr", False, f"{exe} has no English data (eng.traineddata)", fix)
+    return Result("ocr", True, f"{exe} with English data")
+
+
 CHECKS: dict[str, Callable[[Target], Result]] = {
     "ca": check_ca,
     "rules": check_rules,
     "database": check_database,
     "private-model": check_private_model,
     "clock": check_clock,
+    "ocr": check_ocr,
 }
 
 

@@ -124,6 +124,7 @@ class Pipeline:
         router: Router | None = None,
         evidence_key: Any = None,
         unreadable_attachments: str = "block",
+        ocr: Any = None,
     ) -> None:
         self.destinations = destinations
         self.pool = pool
@@ -135,6 +136,7 @@ class Pipeline:
         self.router = router
         self.evidence_key = evidence_key  # X25519 public key (GUARD_EVIDENCE_PUBLIC_KEY) or None: off
         self.unreadable_attachments = unreadable_attachments  # 'block' | 'skip' (guard.attachments)
+        self.ocr = ocr  # guard.ocr.Ocr when --ocr is on: images' text is read and scanned; None: off
 
     async def process(self, req: RequestIn) -> Outcome:
         """Return what to do with a request; never raises (errors become a BLOCK)."""
@@ -146,11 +148,11 @@ class Pipeline:
             if len(req.body) > self.body_limit:
                 return self.block(st, f"the request body is larger than guard's limit of {self.body_limit} bytes")
             t = time.perf_counter()
-            parsed = attachments.parse_multipart(dest.adapter, req.headers, req.body, self.body_limit)  # file uploads
+            parsed = attachments.parse_upload(dest.adapter, req.headers, req.body, self.body_limit)  # file uploads
             parsed = parsed or providers.parse_request(dest.adapter, req.method, req.path, req.headers, req.body,
                                                        max_bytes=self.body_limit)  # fmt: skip
             st.endpoint, st.model, st.stream = parsed.endpoint, parsed.model, parsed.stream
-            parsed, _, unreadable = attachments.expand(parsed, self.unreadable_attachments)  # documents' text
+            parsed, _, unreadable = await attachments.expand_async(parsed, self.unreadable_attachments, self.ocr)
             if unreadable and self.unreadable_attachments != "skip":
                 st.skipped = tuple(unreadable)[:MAX_FIELDS]
                 why = unreadable[0].split(": ", 1)[-1].removeprefix("attachment ")

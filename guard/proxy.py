@@ -49,6 +49,7 @@ class ProxyConfig:
     detect_budget_ms: int = 30_000  # --detect-budget: a request whose detection takes longer is blocked
     websocket: str = "block"  # --websocket: block upgrades to guarded hosts, or inspect each message
     unreadable_attachments: str = "block"  # --unreadable-attachments: block | skip (guard.attachments)
+    ocr: bool = False  # --ocr / GUARD_OCR: read images' text with tesseract (guard.ocr)
     metrics_host: str = "127.0.0.1"  # --metrics-host: /metrics, /healthz, /livez (guard.health)
     metrics_port: int = 0  # --metrics-port / GUARD_METRICS_PORT; 0: not served (the CLI defaults to 9464)
 
@@ -93,10 +94,14 @@ def build(cfg: ProxyConfig) -> tuple[Pipeline, DetectionPool, AuditSink]:
 
     sink = MeteredSink(make_audit_sink(cfg, home))  # every audit event is also counted in guard.metrics
     from guard.audit.evidence import site_public_key
+    from guard.ocr import Ocr
 
+    ocr = Ocr() if cfg.ocr else None
+    if ocr is not None and ocr.path() is None:
+        log.warning("--ocr is on but tesseract is not installed: images are unreadable (on_unreadable applies)")
     pipeline = Pipeline(destinations, pool, policy, sink, load_fingerprint_key(home),
                         body_limit=cfg.body_limit, router=router, evidence_key=site_public_key(),
-                        unreadable_attachments=cfg.unreadable_attachments)  # fmt: skip
+                        unreadable_attachments=cfg.unreadable_attachments, ocr=ocr)  # fmt: skip
     return pipeline, pool, sink
 
 

@@ -115,6 +115,13 @@ def proxy(
                      help="Attachments guard cannot read (encrypted PDF, images, unknown binary, files by id): "
                           "'block' the request, or 'skip' them (forwarded, named in the audit event)."),
     ] = "block",  # fmt: skip
+    ocr: Annotated[
+        bool,
+        typer.Option("--ocr/--no-ocr", envvar="GUARD_OCR",
+                     help="Read the text of images (chat image parts with inline data, image attachments and "
+                          "uploads) with tesseract and scan it; off: images in chat stay unscanned and image "
+                          "files are unreadable."),
+    ] = False,  # fmt: skip
 ) -> None:
     """Run the guard proxy: intercept LLM hosts, redact, restore replies, block, audit."""
     from guard.proxy import ProxyConfig, run
@@ -132,7 +139,7 @@ def proxy(
         workers=workers or None, htpasswd=htpasswd, identity_header=identity_header, body_limit=limit,
         engine_factory=engine_factory, models=not no_models, verbosity=verbosity, private_model=private_model,
         metrics_host=metrics_host, metrics_port=metrics_port, detect_budget_ms=detect_budget,
-        websocket=websocket, unreadable_attachments=unreadable_attachments,
+        websocket=websocket, unreadable_attachments=unreadable_attachments, ocr=ocr,
     )  # fmt: skip
     raise typer.Exit(run(cfg))
 

@@ -81,5 +81,9 @@ PYEOF
         say "installing Chromium from Debian's packages (browser tests)"
         apt_install chromium
     fi
+    if ! command -v tesseract >/dev/null 2>&1; then
+        say "installing tesseract from Debian's packages (OCR tests; guard proxy --ocr)"
+        apt_install tesseract-ocr
+    fi
 fi
 say "ready"

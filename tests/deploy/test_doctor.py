@@ -22,6 +22,7 @@ from guard.doctor import (
     check_ca,
     check_clock,
     check_database,
+    check_ocr,
     check_private_model,
     check_rules,
 )
@@ -250,6 +251,25 @@ def test_when_clock_before_release_then_fails_with_ntp_advice(tmp_path):
     assert check_clock(target(tmp_path), now=RELEASED + timedelta(days=1)).ok
 
 
+# --- OCR ------------------------------------------------------------------------------------------
+
+
+def test_when_ocr_is_off_then_the_check_passes_and_says_images_are_not_read(tmp_path):
+    r = check_ocr(target(tmp_path))
+    assert r.ok and r.detail.startswith("off")
+
+
+def test_when_ocr_is_on_and_tesseract_is_installed_then_the_check_passes(tmp_path):
+    r = check_ocr(target(tmp_path, ocr=True))
+    assert r.ok and "English data" in r.detail
+
+
+def test_when_ocr_is_on_but_tesseract_is_missing_then_the_check_fails_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without tesseract
+    r = check_ocr(target(tmp_path, ocr=True))
+    assert not r.ok and "not on PATH" in r.detail and "tesseract-ocr" in r.fix
+
+
 # --- the command ----------------------------------------------------------------------------------
 
 
@@ -263,7 +283,7 @@ def test_when_everything_is_in_place_then_exit_0(tmp_path):
     open_store(f"sqlite:///{tmp_path / 'audit.db'}").close()
     p = run_doctor(tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "all 5 checks ok" in p.stdout
+    assert "all 6 checks ok" in p.stdout
 
 
 def test_when_a_check_fails_then_exit_1_and_the_fix_is_printed(tmp_path):

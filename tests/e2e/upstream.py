@@ -136,6 +136,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, anthropic_reply(req.get("model", ""), echo, tool))
         return self._json(404, {"error": {"message": "upstream: unknown path"}})
 
+    def do_PUT(self) -> None:
+        """A blob store's upload (ChatGPT web PUTs files to its blob host): record the bytes, answer 201."""
+        body = self._read_body()
+        self.server.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(201)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
     def _json(self, status: int, obj: Any) -> None:
         data = json.dumps(obj).encode()
         self.send_response(status)

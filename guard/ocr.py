@@ -1,0 +1,116 @@
+"""Read the text of an image with Debian's `tesseract` binary (off unless `--ocr` / GUARD_OCR is set).
+
+One subprocess per image: the bytes go to its stdin, the text comes back on stdout; no shell, no
+network, a timeout, a memory limit, a pixel limit and at most `MAX_CONCURRENT` at once (the box is
+small and the detection workers need the cores). Every failure is an `OcrFailed` whose message is a
+fixed phrase (safe to audit and show): tesseract's own stderr is never read into a message or log.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import struct
+import subprocess
+import threading
+from dataclasses import dataclass
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp", "image/tiff", "image/bmp")
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 50_000_000  # ~ a 8660 x 5770 photo; a decompression bomb is refused before tesseract sees it
+MAX_TEXT_BYTES = 2 * 1024 * 1024
+MEMORY_LIMIT = 2 * 1024**3  # address space of one tesseract process
+MAX_CONCURRENT = 2
+_slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+
+
+class OcrFailed(ValueError):
+    """An image whose text could not be read; the message is a fixed phrase."""
+
+
+@dataclass(frozen=True)
+class Ocr:
+    """How to run tesseract: the binary (found on PATH when empty), language and time limit per image."""
+
+    binary: str = ""
+    lang: str = "eng"
+    timeout_s: float = 20.0
+
+    def path(self) -> str | None:
+        """The tesseract executable, or None when it is not installed."""
+        return shutil.which(self.binary or "tesseract")
+
+    def read(self, data: bytes) -> str:
+        """Return the text tesseract reads in an image; raise OcrFailed with a fixed reason."""
+        if len(data) > MAX_IMAGE_BYTES:
+            raise OcrFailed(f"larger than {MAX_IMAGE_BYTES} bytes")
+        size = image_size(data)
+        if size is not None and size[0] * size[1] > MAX_PIXELS:
+            raise OcrFailed(f"larger than {MAX_PIXELS} pixels")
+        exe = self.path()
+        if exe is None:
+            raise OcrFailed("OCR is on but tesseract is not installed")
+        # OMP_THREAD_LIMIT=1: one core per image. A minimal environment: the proxy's own variables
+        # (database URL, keys) are not handed to a parser of untrusted images.
+        env = {"OMP_THREAD_LIMIT": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        if os.environ.get("TESSDATA_PREFIX"):
+            env["TESSDATA_PREFIX"] = os.environ["TESSDATA_PREFIX"]
+        with _slots:
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                    [exe, "stdin", "stdout", "-l", self.lang, "--psm", "3"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                )  # fmt: skip
+            except OSError:
+                raise OcrFailed("tesseract could not be started") from None
+            try:
+                resource.prlimit(proc.pid, resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+            except (OSError, ValueError):
+                pass  # the process may already have exited; the timeout still bounds it
+            try:
+                out, _ = proc.communicate(data, timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise OcrFailed(f"OCR took longer than {self.timeout_s:g} s") from None
+        if proc.returncode != 0:
+            raise OcrFailed(f"tesseract failed (exit status {proc.returncode})")
+        if len(out) > MAX_TEXT_BYTES:
+            raise OcrFailed(f"more than {MAX_TEXT_BYTES} bytes of text")
+        return out.decode("utf-8", "replace")
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, GIF, BMP or JPEG header; None for other formats or a header not understood."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:  # IHDR is the first chunk (PNG spec 11.2.2)
+        return struct.unpack(">II", data[16:24])
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:  # logical screen size, little endian
+        return struct.unpack("<HH", data[6:10])
+    if data.startswith(b"BM") and len(data) >= 26:  # BITMAPINFOHEADER width, height (height < 0: top-down)
+        w, h = struct.unpack("<ii", data[18:26])
+        return abs(w), abs(h)
+    if data.startswith(b"\xff\xd8"):
+        return _jpeg_size(data)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Walk JPEG markers to the first SOFn frame header (ITU T.81 B.2.2)."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+            return w, h
+        i += 2 + length
+    return None
