@@ -15,6 +15,7 @@ from guard import identity as ident
 from guard import wsinspect
 from guard.core import Action
 from guard.pipeline import FlowState, Outcome, Pipeline, RequestIn
+from guard.providers import body_too_large
 from guard.streaming import StreamTransform
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,7 @@ class GuardAddon:
             length = req.headers.get("content-length", "")
             if length.isdigit() and int(length) > self.pipeline.body_limit:
                 st = self._state(flow)
-                self._reply(flow, self.pipeline.block(
-                    st, f"the request body is larger than guard's limit of {self.pipeline.body_limit} bytes"))  # fmt: skip
+                self._reply(flow, self.pipeline.over_limit(st, body_too_large(int(length), self.pipeline.body_limit)))
         except Exception as exc:
             self._fail(flow, "requestheaders", exc)
 

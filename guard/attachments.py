@@ -28,13 +28,16 @@ from typing import Any
 
 from guard.core import Segment
 from guard.ocr import IMAGE_TYPES, Ocr, OcrFailed
-from guard.providers import ParsedRequest
+from guard.providers import LimitError, ParsedRequest
 from guard.providers._wire import RequestError, decode_body, parse_json, path_str
 
 EXTRACTED = "#extracted"  # last path element of a segment read from an attachment (not a JSON key)
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_ATTACHMENTS = 20
-MAX_TEXT_CHARS = 2 * 1024 * 1024  # extracted text scanned per attachment; more blocks as unreadable
+MAX_TEXT_CHARS = 2 * 1024 * 1024  # extracted text scanned per attachment
+# Over a limit is not "unreadable": a request over one is blocked whatever on_unreadable says, or
+# padding a file past it would carry it out unscanned.
+_SMALLER = "Send a smaller file, or split it into smaller files"
 TEXT_TYPES = ("text/", "application/json", "application/csv", "application/xml")
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -51,7 +54,7 @@ def extract_text(data: bytes, media_type: str, ocr: Ocr | None = None) -> str:
     """Return the text of a document (of an image too when `ocr` is given); raise Unreadable with a short reason."""
     mt = media_type.split(";")[0].strip().lower()
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise Unreadable(f"larger than {MAX_ATTACHMENT_BYTES} bytes")
+        raise LimitError("attachment size", f"an attachment is larger than {MAX_ATTACHMENT_BYTES} bytes", _SMALLER)
     try:
         if mt.startswith(TEXT_TYPES):
             text = data.decode("utf-8-sig")
@@ -78,7 +81,9 @@ def extract_text(data: bytes, media_type: str, ocr: Ocr | None = None) -> str:
     except Exception as exc:  # a broken or hostile file: the class name only
         raise Unreadable(f"could not be read ({type(exc).__name__})") from None
     if len(text) > MAX_TEXT_CHARS:
-        raise Unreadable(f"more than {MAX_TEXT_CHARS} characters of text")
+        raise LimitError(
+            "attachment text", f"an attachment holds more than {MAX_TEXT_CHARS} characters of text", _SMALLER
+        )
     return text
 
 
@@ -203,7 +208,11 @@ def _expand(parsed: ParsedRequest, found: list[tuple[Any, ...]], on_unreadable: 
     if not found:
         return parsed, [], []
     if len(found) > MAX_ATTACHMENTS:  # a limit, not a reading problem: blocks whatever on_unreadable says
-        raise RequestError(f"request has {len(found)} attachments, over the {MAX_ATTACHMENTS} limit")
+        raise LimitError(
+            "attachments",
+            f"request has {len(found)} attachments, over the {MAX_ATTACHMENTS} limit",
+            f"Send at most {MAX_ATTACHMENTS} files per request, or fewer files at once",
+        )
     segments, read, unreadable = list(parsed.segments), [], []
     for path, media, data in found:
         where = path_str(path)

@@ -146,7 +146,7 @@ class Pipeline:
         try:
             st.endpoint = providers.adapter_for_path(dest.adapter, req.path)
             if len(req.body) > self.body_limit:
-                return self.block(st, f"the request body is larger than guard's limit of {self.body_limit} bytes")
+                return self.over_limit(st, providers.body_too_large(len(req.body), self.body_limit))
             t = time.perf_counter()
             parsed = attachments.parse_upload(dest.adapter, req.headers, req.body, self.body_limit)  # file uploads
             parsed = parsed or providers.parse_request(dest.adapter, req.method, req.path, req.headers, req.body,
@@ -207,6 +207,8 @@ class Pipeline:
                 redact = lambda d: self._apply(st, parsed, segments, chosen, d, ctx, req.path)  # noqa: E731
                 outcome = await self._send_private(st, outcome, redact)
             return outcome
+        except providers.LimitError as exc:
+            return self.over_limit(st, exc)
         except providers.RequestError as exc:
             st.error = f"RequestError: {exc}"
             return self.block(st, f"guard could not read this request ({exc}), so it was not sent")
@@ -218,6 +220,13 @@ class Pipeline:
             if isinstance(exc, DetectionTimeout):
                 return self.block(st, f"guard could not finish checking this request in time ({exc}), so it was not sent")
             return self.block(st, f"guard could not check this request ({stage} failed), so it was not sent")
+
+    def over_limit(self, st: FlowState, exc: providers.LimitError) -> Outcome:
+        """Block a request over one of guard's limits: say which and what to change (retrying cannot help)."""
+        message = f"guard blocked this request: {exc} ({exc.limit} limit). {exc.advice}"
+        st.error = f"limit {exc.slug}: {exc}"
+        st.decision = Decision(Action.BLOCK, (f"guard-limit-{exc.slug}",), message)
+        return self.block(st, message, policy=True)
 
     def block(self, st: FlowState, message: str, *, policy: bool = False) -> Outcome:
         """Build guard's own reply in the provider's format, telling the user what to do."""

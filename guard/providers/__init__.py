@@ -13,11 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from guard.core import Segment
-from guard.providers import anthropic, chatgpt_web, gemini, generic, openai
+from guard.providers import _wire, anthropic, chatgpt_web, gemini, generic, openai
 from guard.providers._wire import (
     MAX_DEPTH,
     MAX_MESSAGES,
     Adapter,
+    LimitError,
     RequestError,
     decode_body,
     parse_json,
@@ -30,10 +31,12 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_DEPTH",
     "MAX_MESSAGES",
+    "LimitError",
     "ParsedRequest",
     "RequestError",
     "adapter_for_path",
     "block_response",
+    "body_too_large",
     "parse_request",
     "rebuild_body",
     "stream_error_event",
@@ -142,6 +145,12 @@ def rebuild_body(parsed: ParsedRequest, replacements: Mapping[tuple[str | int, .
             raise RequestError(f"no string at {path_str(path)} to replace") from None
         node[path[-1]] = text
     return json.dumps(root, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def body_too_large(size: int, limit: int) -> LimitError:
+    """The error for a body over the size limit, seen before it is read (Content-Length) or once buffered."""
+    return LimitError("body size", f"the request body ({size} bytes) is larger than guard's limit of {limit} bytes",
+                      _wire.SHORTEN)  # fmt: skip
 
 
 def block_response(adapter: str, endpoint: str, message: str, stream: bool) -> tuple[int, dict[str, str], bytes]:

@@ -25,10 +25,27 @@ class RequestError(ValueError):
     """A request guard cannot inspect; the message is safe to show and log (never prompt text)."""
 
 
+class LimitError(RequestError):
+    """A request over one of guard's limits: `limit` names it, `advice` tells the employee what to change."""
+
+    def __init__(self, limit: str, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.limit = limit  # "body size", "JSON depth", ...: shown to the user and audited as a slug
+        self.advice = advice
+
+    @property
+    def slug(self) -> str:
+        return self.limit.lower().replace(" ", "-")
+
+
+SHORTEN = "Shorten the prompt or start a new conversation, and send large documents in smaller parts"
+TOOLING = "Chat tools do not send this; check the tool or script that sent it, or ask your IT team"
+
+
 def decode_body(headers: Mapping[str, str], body: bytes, max_bytes: int) -> bytes:
     """Undo Content-Encoding (gzip, deflate, br, zstd), refusing output larger than max_bytes."""
     if len(body) > max_bytes:
-        raise RequestError(f"request body is {len(body)} bytes, over the {max_bytes}-byte limit")
+        raise LimitError("body size", f"request body is {len(body)} bytes, over the {max_bytes}-byte limit", SHORTEN)
     encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), "")
     codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
     for coding in reversed(codings):  # listed in the order they were applied
@@ -61,7 +78,7 @@ def _decompress(coding: str, data: bytes, max_bytes: int) -> bytes:
     except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
         raise RequestError(f"request body could not be decoded as {coding}: {type(exc).__name__}") from None
     if len(out) > max_bytes:
-        raise RequestError(f"decoded request body is over the {max_bytes}-byte limit")
+        raise LimitError("body size", f"decoded request body is over the {max_bytes}-byte limit", SHORTEN)
     return out
 
 
@@ -82,7 +99,7 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        raise RequestError(f"request JSON is nested deeper than {max_depth} levels") from None
+        raise depth_error(max_depth) from None
     except json.JSONDecodeError as exc:
         # exc.msg is a fixed phrase and the position is a number: no prompt text leaks.
         raise RequestError(
@@ -104,8 +121,16 @@ def check_depth(value: Any, max_depth: int) -> None:
         else:
             continue
         if depth > max_depth:
-            raise RequestError(f"request JSON is nested deeper than {max_depth} levels")
+            raise depth_error(max_depth)
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def depth_error(max_depth: int) -> LimitError:
+    return LimitError("JSON depth", f"request JSON is nested deeper than {max_depth} levels", TOOLING)
+
+
+def strings_error() -> LimitError:
+    return LimitError("strings", f"request has more than {MAX_STRINGS} strings", "Send less data in one request")
 
 
 def path_str(path: Path) -> str:
@@ -148,7 +173,7 @@ class Collector:
         """Record every string inside value (a fallback that never lets text pass unscanned)."""
         for n, (p, s) in enumerate(iter_strings(value, path)):
             if n >= MAX_STRINGS:
-                raise RequestError(f"request has more than {MAX_STRINGS} strings")
+                raise strings_error()
             if s:
                 self.segments.append(Segment(s, p, role, kind))
 
@@ -178,7 +203,11 @@ def as_list(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise RequestError(f"{what} must be a list, got {type(value).__name__}")
     if len(value) > MAX_MESSAGES:
-        raise RequestError(f"{what} has {len(value)} entries, over the {MAX_MESSAGES} limit")
+        raise LimitError(
+            "messages",
+            f"{what} has {len(value)} entries, over the {MAX_MESSAGES} limit",
+            "Start a new conversation, or send fewer messages in one request",
+        )
     return value
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from guard.core import Segment
-from guard.providers._wire import MAX_STRINGS, Path, RequestError, iter_strings, path_str
+from guard.providers._wire import MAX_STRINGS, Path, iter_strings, path_str, strings_error
 
 # Keys whose string values are identifiers or enum values in the OpenAI, Anthropic, Gemini, Ollama and
 # ChatGPT web formats (from their API references), never free text.
@@ -36,7 +36,7 @@ def leftover_segments(body: Any, segments: Sequence[Segment], skipped: Sequence[
     out: list[Segment] = []
     for n, (p, s) in enumerate(iter_strings(body)):
         if n >= MAX_STRINGS:
-            raise RequestError(f"request has more than {MAX_STRINGS} strings")
+            raise strings_error()
         if not s or p in covered or _structural(p) or _under(path_str(p), skip_prefixes):
             continue
         out.append(Segment(s, p, "", "other"))

@@ -10,7 +10,8 @@ import brotli
 import pytest
 import zstandard
 
-from guard.providers import MAX_MESSAGES, RequestError, parse_request, rebuild_body
+from guard.providers import MAX_MESSAGES, LimitError, RequestError, parse_request, rebuild_body
+from guard.providers._wire import MAX_STRINGS
 from tests.providers.payloads import load_bytes
 
 BODY = load_bytes("openai/chat_request_tools.json")
@@ -116,3 +117,26 @@ def test_when_a_replacement_path_holds_no_string_then_rebuild_refuses(path):
     )
     with pytest.raises(RequestError):
         rebuild_body(parsed, {path: "x"})
+
+
+LIMITS = {"oversize": "body size", "gzip bomb": "body size", "br bomb": "body size", "zstd bomb": "body size",
+          "deep": "JSON depth", "very deep": "JSON depth", "too many messages": "messages"}  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "headers", "body", "max_bytes", "fragment"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_when_a_body_is_refused_then_only_a_limit_is_a_limit_error_with_advice(
+    name, headers, body, max_bytes, fragment
+):
+    with pytest.raises(RequestError) as info:
+        parse_request("openai", "POST", "/v1/chat/completions", headers, body, max_bytes=max_bytes)
+    if name in LIMITS:
+        assert isinstance(info.value, LimitError) and info.value.limit == LIMITS[name] and info.value.advice
+    else:  # broken input is not over a limit: the user is not told to shorten anything
+        assert not isinstance(info.value, LimitError)
+
+
+def test_when_a_deep_scan_meets_more_strings_than_the_limit_then_it_is_a_limit_error():
+    body = json.dumps({"query": ["s"] * (MAX_STRINGS + 1)}).encode()
+    with pytest.raises(LimitError, match=f"more than {MAX_STRINGS} strings") as info:
+        parse_request("generic", "POST", "/x", {}, body)
+    assert info.value.slug == "strings"
