@@ -163,8 +163,10 @@ async def serve(cfg: ProxyConfig) -> int:
     """Run the proxy until SIGINT / SIGTERM; return the exit status."""
     from mitmproxy import options
 
+    from guard import upstream_conn
     from guard.addon import GuardAddon
 
+    upstream_conn.install()  # re-send once when a reused upstream connection closed before replying
     pipeline, pool, sink = build(cfg)
     print(f"guard proxy: starting {pool.workers} detection worker(s)…", file=sys.stderr, flush=True)
     await asyncio.get_running_loop().run_in_executor(None, pool.start)
