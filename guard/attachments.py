@@ -254,9 +254,16 @@ def parse_multipart(adapter: str, headers: dict[str, str], body: bytes, max_byte
     msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + raw)
     if not msg.is_multipart():
         raise RequestError("multipart body without parts")
+    # What the parser had to guess at (an unclosed boundary, broken part headers) may hold text it dropped.
+    if any(p.defects for p in msg.walk()):
+        raise RequestError("multipart body is malformed")
     parts: list[Any] = []
     segments: list[Segment] = []
-    for i, part in enumerate(msg.iter_parts()):
+    # Text outside the parts (preamble, epilogue) reaches the upstream too.
+    for j, text in enumerate(t for p in msg.walk() if p.is_multipart() for t in (p.preamble, p.epilogue) if t):
+        segments.append(Segment(text, ("multipart", "outside", j, EXTRACTED), "user", "other"))
+    # Leaves: parts nested in a multipart/mixed part (RFC 2388 section 5.2) are read like the others.
+    for i, part in enumerate(p for p in msg.walk() if not p.is_multipart()):
         name = part.get_param("name", header="content-disposition") or ""
         filename = part.get_filename()
         data = part.get_payload(decode=True) or b""

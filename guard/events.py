@@ -7,7 +7,7 @@ preview; original prompts travel only as `evidence`, encrypted, when a site turn
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,9 @@ class FindingRecord:
     fingerprint: str  # HMAC-SHA256 of the value under the site's key, hex
     preview: str  # guard.core.mask(value)
     score: float = 0.0
+
+    def __post_init__(self) -> None:
+        _clean_strings(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +61,25 @@ class AuditEvent:
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def __post_init__(self) -> None:
+        _clean_strings(self)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["time"] = self.time.isoformat()
         d["evidence"] = None if self.evidence is None else len(self.evidence)
         return d
+
+
+def _clean_strings(obj: Any) -> None:
+    """Replace lone surrogates (JSON "\\ud800", undecodable header bytes) so every store can encode the event."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, str) and not v.isascii():
+            object.__setattr__(obj, f.name, v.encode("utf-8", "replace").decode("utf-8"))
+        elif isinstance(v, tuple) and any(isinstance(x, str) and not x.isascii() for x in v):
+            object.__setattr__(obj, f.name, tuple(
+                x.encode("utf-8", "replace").decode("utf-8") if isinstance(x, str) else x for x in v))  # fmt: skip
 
 
 def fingerprint(value: str, key: bytes) -> str:

@@ -1,8 +1,8 @@
 """ChatGPT web app (`/backend-api/conversation`), best effort: the format is private and changes.
 
 Understood: `messages[].content.parts[]` strings (content_type text / multimodal_text), the
-author role, `conversation_id` as the conversation hint. Non-string parts (image asset pointers)
-are skipped. Every other body on the same host gets the generic deep scan.
+author role, `conversation_id` as the conversation hint. Image / file asset pointers are skipped;
+parts of any other shape are scanned deeply. Every other body on the same host gets the generic deep scan.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ def extract(endpoint: str, path: str, body: Any) -> Extraction:
                 c.text(part, base + ("parts", j), role)
             elif isinstance(part, dict) and isinstance(part.get("text"), str):
                 c.text(part["text"], base + ("parts", j, "text"), role)
-            else:
+            elif isinstance(part, dict) and "asset_pointer" in str(part.get("content_type")):
                 c.skip(base + ("parts", j), "non-text part (image or file pointer) not scanned")
+            else:  # any other shape (a list, a dict of another kind): every string in it is scanned
+                c.deep(part, base + ("parts", j), role)
         c.text(content.get("text"), base + ("text",), role)
     conv = body.get("conversation_id")
     model = body.get("model") if isinstance(body.get("model"), str) else ""

@@ -1,7 +1,8 @@
 """End-to-end fixtures: a local TLS upstream, and `guard proxy` as a real subprocess in front of it.
 
 The upstream serves `localhost` (destination adapter openai) and `127.0.0.1` (adapter anthropic) on
-the same port; a temporary copy of rules/ lists both as guarded destinations. The official SDKs
+the same port (127.0.0.2-6 are guarded too, with the other adapters, for tests that start an upstream
+there); a temporary copy of rules/ lists both as guarded destinations. The official SDKs
 trust guard's CA and go through the proxy with TLS interception.
 """
 
@@ -26,6 +27,9 @@ from tests.e2e.upstream import Upstream, make_tls
 
 REPO = Path(__file__).resolve().parents[2]
 BODY_LIMIT = 64 * 1024
+# More loopback hosts (covered by the upstream certificate), one per remaining wire format.
+EXTRA_ADAPTERS = {"127.0.0.2": "azure_openai", "127.0.0.3": "ollama", "127.0.0.4": "gemini",
+                  "127.0.0.5": "chatgpt_web", "127.0.0.6": "generic"}  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +51,7 @@ def write_rules(dest: Path) -> Path:
     doc["public"] = list(doc.get("public") or []) + [
         {"name": "test-openai", "hosts": ["localhost"], "adapter": "openai"},
         {"name": "test-anthropic", "hosts": ["127.0.0.1"], "adapter": "anthropic"},
+        *({"name": f"test-{a}", "hosts": [ip], "adapter": a} for ip, a in EXTRA_ADAPTERS.items()),
     ]
     (dest / "destinations.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return dest

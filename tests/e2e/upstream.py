@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 PIECE = 3  # characters per streamed delta
+# Loopback addresses the server certificate covers: tests map each to another adapter (Linux routes all 127/8).
+LOOPBACK_IPS = tuple(f"127.0.0.{i}" for i in range(1, 8))
 
 
 @dataclass
@@ -57,7 +59,8 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
         .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            [x509.DNSName("localhost"), *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in LOOPBACK_IPS)]),
+            critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -123,6 +126,20 @@ class _Handler(BaseHTTPRequestHandler):
             req = json.loads(body)
         except ValueError:
             return self._json(400, {"error": {"message": "upstream: bad json"}})
+        try:
+            self._answer(req)
+        except (AttributeError, TypeError):  # a body of another shape (fuzzing): refuse it as an API would
+            self._json(400, {"error": {"message": "upstream: unexpected body shape"}})
+
+    def do_PUT(self) -> None:
+        """A blob store's upload (ChatGPT web PUTs files to its blob host): record the bytes, answer 201."""
+        body = self._read_body()
+        self.server.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(201)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def _answer(self, req: Any) -> None:
         echo = "Echo: " + last_user_text(req)
         tool = bool(req.get("tools")) and not any(m.get("role") == "tool" for m in req.get("messages", []))
         if self.path.startswith("/v1/chat/completions"):
@@ -135,14 +152,6 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._sse(anthropic_events(req.get("model", ""), echo, tool))
             return self._json(200, anthropic_reply(req.get("model", ""), echo, tool))
         return self._json(404, {"error": {"message": "upstream: unknown path"}})
-
-    def do_PUT(self) -> None:
-        """A blob store's upload (ChatGPT web PUTs files to its blob host): record the bytes, answer 201."""
-        body = self._read_body()
-        self.server.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(201)
-        self.send_header("content-length", "0")
-        self.end_headers()
 
     def _json(self, status: int, obj: Any) -> None:
         data = json.dumps(obj).encode()
@@ -249,12 +258,12 @@ def anthropic_events(model: str, text: str, tool: bool) -> list[bytes]:
 
 
 class Upstream(ThreadingHTTPServer):
-    """The TLS server on 127.0.0.1 with a free port; `received` lists every request it got."""
+    """The TLS server on 127.0.0.1 (or another loopback address) with a free port; `received` lists every request it got."""
 
     daemon_threads = True
 
-    def __init__(self, cert: Path, key: Path) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, cert: Path, key: Path, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _Handler)
         self.received: list[Received] = []
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
