@@ -48,6 +48,7 @@ class SpacyPersons:
                 self._nlp = spacy.load(self.model_name, exclude=keep_out)
             except (OSError, AttributeError):  # not a spaCy model package: maybe one exposing model_path()
                 self._nlp = _load_from_package(self.model_name, keep_out)
+            _numpy_matmul(self._nlp)
         return self._nlp
 
     def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
@@ -96,6 +97,27 @@ class SpacyPersons:
             else:
                 spans.append((a, b))
         return spans
+
+
+def _numpy_matmul(nlp) -> None:  # noqa: ANN001 - spaCy Language
+    """Have thinc multiply matrices with numpy (OpenBLAS) instead of blis.
+
+    NER windows are a few dozen tokens, so each of the model's small matrix products is dominated
+    by per-call cost, which blis pays more of: measured on the 2-core AMD EPYC box, a 133-character
+    window took 4.5-5.3 ms of CPU with blis and 2.9-3.2 ms with numpy, same entities. OpenBLAS must
+    then run one thread per process (guard/__init__.py sets OPENBLAS_NUM_THREADS=1): its spinning
+    threads cost 5-10x on a busy box. Models on another backend (a GPU) are left as they are.
+    """
+    from thinc.api import NumpyOps
+
+    numpy_ops = NumpyOps(use_blis=False)
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        if model is None:
+            continue
+        for node in model.walk():
+            if isinstance(node.ops, NumpyOps) and node.ops.use_blis:
+                node.ops = numpy_ops
 
 
 def _load_from_package(name: str, exclude: list[str]):  # noqa: ANN202 - spaCy Language

@@ -60,6 +60,12 @@ def _init_worker(factory: str, rules_dir: str | None, models: bool, spacy_model:
     _engine = load_factory(factory)(Path(rules_dir) if rules_dir else None, **kwargs)
     if models:  # load lazily-loaded models now, not on the first request
         _engine.scan_many(["Warm up with Jane Smith from Acme", "张伟在北京"])
+    # The engine (spaCy vocab and weights, jieba's dictionary, compiled rules) lives as long as the
+    # worker: keep it out of the collector, whose full passes over it would stall a scan mid-request.
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _scan(texts: list[str]) -> list[list[tuple[str, str, str, int, int, float]]]:
