@@ -16,6 +16,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from tests.e2e.upstream import (
     openai_reply,
 )
 
+START_TIMEOUT = 10.0  # seconds start() waits for hypercorn to listen before giving up
 BARRIER_WAIT = 10.0  # seconds a barrier request waits for its group before answering anyway
 PACE = 0.002  # seconds between SSE frames, so concurrent streams interleave on the connection
 
@@ -69,8 +71,25 @@ class H2Upstream:
         self._loop.close()
 
     def start(self) -> H2Upstream:
+        """Run the server and return once its port accepts connections (RuntimeError after START_TIMEOUT)."""
         self._thread.start()
-        return self
+        # The socket is bound here but hypercorn calls listen() only once its loop runs: before that a
+        # connect is refused, so a test's first request could fail.
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1.0).close()
+                return self
+            except OSError as e:
+                error = e
+            if not self._thread.is_alive():
+                raise RuntimeError(f"h2 test upstream on port {self.port} exited before listening")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"h2 test upstream not listening on 127.0.0.1:{self.port} after {START_TIMEOUT:.0f} s: {error!r}"
+                )
+            time.sleep(0.02)
 
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._stopped.set)
