@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from guard.core import Segment
-from guard.ocr import IMAGE_TYPES, Ocr, OcrFailed
+from guard.ocr import IMAGE_TYPES, Ocr, OcrFailed, OcrLimit
 from guard.providers import LimitError, ParsedRequest
 from guard.providers._wire import RequestError, decode_body, parse_json, path_str
 
@@ -38,6 +38,7 @@ MAX_TEXT_CHARS = 2 * 1024 * 1024  # extracted text scanned per attachment
 # Over a limit is not "unreadable": a request over one is blocked whatever on_unreadable says, or
 # padding a file past it would carry it out unscanned.
 _SMALLER = "Send a smaller file, or split it into smaller files"
+_SMALLER_IMAGE = "Crop the image or scale it down, or send it in smaller parts"
 TEXT_TYPES = ("text/", "application/json", "application/csv", "application/xml")
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -74,6 +75,8 @@ def extract_text(data: bytes, media_type: str, ocr: Ocr | None = None) -> str:
             raise Unreadable(f"unsupported type {mt or 'unknown'}")
     except Unreadable:
         raise
+    except OcrLimit as exc:  # before the catch-all below: over a limit blocks, it is not "unreadable"
+        raise LimitError(exc.limit, str(exc), _SMALLER if exc.limit == "attachment size" else _SMALLER_IMAGE) from None
     except OcrFailed as exc:  # a fixed phrase
         raise Unreadable(f"image: {exc}") from None
     except UnicodeDecodeError:

@@ -4,6 +4,8 @@ One subprocess per image: the bytes go to its stdin, the text comes back on stdo
 network, a timeout, a memory limit, a pixel limit and at most `MAX_CONCURRENT` at once (the box is
 small and the detection workers need the cores). Every failure is an `OcrFailed` whose message is a
 fixed phrase (safe to audit and show): tesseract's own stderr is never read into a message or log.
+An image over a limit raises `OcrLimit` instead: it is not unreadable, it is too large, and the caller
+must block it whatever its policy for unreadable files (else padding an image would carry it out).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ class OcrFailed(ValueError):
     """An image whose text could not be read; the message is a fixed phrase."""
 
 
+class OcrLimit(ValueError):
+    """An image over one of OCR's limits; `limit` names it ("image pixels"), the message says by what."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class Ocr:
     """How to run tesseract: the binary (found on PATH when empty), language and time limit per image."""
@@ -42,12 +52,12 @@ class Ocr:
         return shutil.which(self.binary or "tesseract")
 
     def read(self, data: bytes) -> str:
-        """Return the text tesseract reads in an image; raise OcrFailed with a fixed reason."""
+        """Return the text tesseract reads in an image; raise OcrFailed with a fixed reason, OcrLimit over a limit."""
         if len(data) > MAX_IMAGE_BYTES:
-            raise OcrFailed(f"larger than {MAX_IMAGE_BYTES} bytes")
-        size = image_size(data)
-        if size is not None and size[0] * size[1] > MAX_PIXELS:
-            raise OcrFailed(f"larger than {MAX_PIXELS} pixels")
+            raise OcrLimit("attachment size", f"an image is larger than {MAX_IMAGE_BYTES} bytes")
+        pixels = image_pixels(data)
+        if pixels is not None and pixels > MAX_PIXELS:
+            raise OcrLimit("image pixels", f"an image has {pixels} pixels, more than {MAX_PIXELS}")
         exe = self.path()
         if exe is None:
             raise OcrFailed("OCR is on but tesseract is not installed")
@@ -77,12 +87,20 @@ class Ocr:
         if proc.returncode != 0:
             raise OcrFailed(f"tesseract failed (exit status {proc.returncode})")
         if len(out) > MAX_TEXT_BYTES:
-            raise OcrFailed(f"more than {MAX_TEXT_BYTES} bytes of text")
+            raise OcrLimit("image text", f"an image holds more than {MAX_TEXT_BYTES} bytes of text")
         return out.decode("utf-8", "replace")
 
 
+def image_pixels(data: bytes) -> int | None:
+    """Pixels tesseract would decode (every page of a TIFF); None when the header is not understood."""
+    if data.startswith((b"II*\x00", b"MM\x00*")):
+        return _tiff_pixels(data)
+    size = image_size(data)
+    return None if size is None else size[0] * size[1]
+
+
 def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG, GIF, BMP or JPEG header; None for other formats or a header not understood."""
+    """(width, height) from a PNG, GIF, BMP, JPEG, WebP or TIFF (first page) header; None if not understood."""
     if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:  # IHDR is the first chunk (PNG spec 11.2.2)
         return struct.unpack(">II", data[16:24])
     if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:  # logical screen size, little endian
@@ -92,7 +110,61 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         return abs(w), abs(h)
     if data.startswith(b"\xff\xd8"):
         return _jpeg_size(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_size(data)
+    if data.startswith((b"II*\x00", b"MM\x00*")):
+        pages = _tiff_pages(data)
+        return pages[0] if pages else None
     return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    """The canvas size from the first chunk of a WebP file (RFC 9649 sections 2.5-2.7)."""
+    chunk = data[12:16]
+    if len(data) < 30 and not (chunk == b"VP8L" and len(data) >= 25):
+        return None
+    if chunk == b"VP8X":  # extended: 24-bit canvas width - 1 and height - 1
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: 14-bit width - 1 and height - 1 after the signature
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":  # lossy: key frame start code, then 14-bit sizes
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
+
+
+def _tiff_pixels(data: bytes) -> int | None:
+    pages = _tiff_pages(data)
+    return sum(w * h for w, h in pages) if pages else None
+
+
+def _tiff_pages(data: bytes, max_pages: int = 10_000) -> list[tuple[int, int]] | None:
+    """(ImageWidth, ImageLength) of every page: the chain of IFDs (TIFF 6.0 section 2); None if malformed."""
+    order = "<" if data[:2] == b"II" else ">"
+    if len(data) < 8:
+        return None
+    (offset,) = struct.unpack(order + "I", data[4:8])
+    pages: list[tuple[int, int]] = []
+    seen: set[int] = set()
+    while offset:
+        if offset in seen or len(pages) >= max_pages or offset + 2 > len(data):
+            return None  # a loop, a bomb of pages, or a truncated file: not understood
+        seen.add(offset)
+        (count,) = struct.unpack(order + "H", data[offset : offset + 2])
+        end = offset + 2 + 12 * count
+        if end + 4 > len(data):
+            return None
+        dims: dict[int, int] = {}
+        for e in range(offset + 2, end, 12):
+            tag, kind = struct.unpack(order + "HH", data[e : e + 4])
+            if tag in (256, 257) and kind in (3, 4):  # ImageWidth, ImageLength as SHORT or LONG
+                dims[tag] = struct.unpack_from(order + ("H" if kind == 3 else "I"), data, e + 8)[0]
+        if len(dims) != 2:
+            return None
+        pages.append((dims[256], dims[257]))
+        (offset,) = struct.unpack(order + "I", data[end : end + 4])
+    return pages or None
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:

@@ -73,3 +73,14 @@ def image(*lines: str, fmt: str = "PNG") -> bytes:
     out = io.BytesIO()
     img.save(out, fmt)
     return out.getvalue()
+
+
+def large_image(text: str, side: int = 7100, fmt: str = "PNG") -> bytes:
+    """A square 1-bit image of side x side pixels (7100: just over OCR's 50-megapixel limit) showing `text`."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("1", (side, side), 1)
+    ImageDraw.Draw(img).text((30, 40), text, fill=0, font=ImageFont.load_default(size=40))
+    out = io.BytesIO()
+    img.save(out, fmt)
+    return out.getvalue()

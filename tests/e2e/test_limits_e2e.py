@@ -1,11 +1,11 @@
 """guard's limits through `guard proxy`: over any of them, the request is blocked, never forwarded unscanned.
 
 Each limit (body size, JSON depth, messages per request, strings per request, attachments per
-request, attachment size, attachment text) gives the employee a message that names the limit and
+request, attachment size, attachment text, image pixels) gives the employee a message that names the limit and
 says what to do, and the audit event records which limit (`error` "limit <name>: ...", policy rule
 `guard-limit-<name>`). The shared proxy runs with a 64 KiB body limit; a second one with a 40 MiB
-body limit and `--unreadable-attachments skip` reaches the attachment and string limits, and shows
-that a limit blocks even where unreadable attachments would be let through.
+body limit, `--unreadable-attachments skip` and `--ocr` reaches the attachment, image and string
+limits, and shows that a limit blocks even where unreadable attachments would be let through.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ import httpx
 import pytest
 
 from guard.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_TEXT_CHARS
+from guard.ocr import MAX_PIXELS
 from guard.providers import MAX_DEPTH, MAX_MESSAGES
 from guard.providers._wire import MAX_STRINGS
+from tests.attachments import docs
 from tests.e2e.conftest import BODY_LIMIT, EXTRA_ADAPTERS, GuardProcess, start_guard, write_rules
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -179,7 +181,7 @@ def test_when_a_message_carries_more_attachments_than_the_limit_then_it_is_block
         assert_blocked(resp, upstream, before, guard_home, "attachments", f"{MAX_ATTACHMENTS}", "fewer")
 
 
-# -- a second proxy: large bodies allowed, unreadable attachments skipped -------------------------
+# -- a second proxy: large bodies allowed, unreadable attachments skipped, OCR on ------------------
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +193,7 @@ def big_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def big_client(big_home: Path, tls, upstream) -> Iterator[httpx.Client]:
     rules = write_rules(big_home / "rules")
     proc: GuardProcess = start_guard(big_home, rules, tls[0], "--no-models", "--body-limit", "40m",
-                                     "--unreadable-attachments", "skip")  # fmt: skip
+                                     "--unreadable-attachments", "skip", "--ocr")  # fmt: skip
     ca = big_home / "ca" / "mitmproxy-ca-cert.pem"
     client = httpx.Client(proxy=proc.url, verify=ssl.create_default_context(cafile=str(ca)), trust_env=False,
                           timeout=120)  # fmt: skip
@@ -218,6 +220,28 @@ def test_when_an_attachment_holds_more_text_than_the_limit_then_it_is_blocked_ev
     before = len(upstream.received)
     resp = _post(big_client, upstream.port, "openai", body.encode())
     assert_blocked(resp, upstream, before, big_home, "attachment text", f"{MAX_TEXT_CHARS} characters", "smaller")
+
+
+def _image(png: bytes) -> dict:
+    return {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                        "data": base64.b64encode(png).decode()}}  # fmt: skip
+
+
+def test_when_an_image_is_over_the_ocr_pixel_limit_then_it_is_blocked_even_where_unreadable_ones_are_skipped(
+    big_client, big_home, upstream
+):
+    # 7100 x 7100 pixels (just over 50 megapixels) in a 21 KB PNG: small enough for any body limit.
+    big = docs.large_image(f"Contact {EMAIL}", 7100)
+    body = json.dumps({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+        _image(big), {"type": "text", "text": "What does this say?"}]}]})  # fmt: skip
+    before = len(upstream.received)
+    resp = _post(big_client, upstream.port, "anthropic", body.encode())
+    assert_blocked(resp, upstream, before, big_home, "image pixels", f"more than {MAX_PIXELS}", "Crop the image")
+    # The same proxy forwards an image OCR cannot read (skip): only the limit made the difference.
+    broken = json.dumps({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+        _image(b"\x89PNG\r\n\x1a\n" + b"\0" * 64), {"type": "text", "text": "What does this say?"}]}]})  # fmt: skip
+    resp = _post(big_client, upstream.port, "anthropic", broken.encode())
+    assert resp.status_code == 200 and len(upstream.received) == before + 1
 
 
 @pytest.mark.parametrize("adapter", ["generic", "openai"])
