@@ -17,6 +17,7 @@ from guard.detect.engine import build_engine as real_build_engine
 RAISE = "GUARDTEST-DETECTOR-RAISES"
 DIE = "GUARDTEST-WORKER-DIES"
 HANG = "GUARDTEST-WORKER-HANGS"
+SLOW = "GUARDTEST-WORKER-SLOW"  # takes half a second: other batches queue up behind it
 
 
 class FaultyEngine(Engine):
@@ -27,6 +28,8 @@ class FaultyEngine(Engine):
             os._exit(17)  # a worker dying mid-scan, as a segfault in a native library would
         if any(HANG in t for t in texts):
             time.sleep(3600)  # a worker stuck in a pathological regex or a native call
+        if any(SLOW in t for t in texts):
+            time.sleep(0.5)
         if any(RAISE in t for t in texts):
             raise RuntimeError("injected detection failure")
         return super().scan_many(texts)
