@@ -16,7 +16,8 @@ is read late and the window grows.
   (never a streamed one) and it was not re-sent already. As browsers do on a reused connection, this
   is safe because nothing was received. It re-sends `flow.request` as guard's `request` hook left it,
   so a redacted request goes out redacted again; nothing is re-scanned or audited twice;
-- answers in the provider's own error format (guard's block reply shape, status 502) when an
+- answers in the provider's own error format (status 502; an upstream error, not a block: OpenAI
+  shape `server_error` / `guard_upstream_error`, Anthropic `api_error`, Gemini `UNAVAILABLE`) when an
   upstream error cannot be retried and nothing has reached the client yet, e.g. a reply broken
   after its first bytes (never re-sent) or a second close. The `error` hook still records it.
 
@@ -109,11 +110,10 @@ class GuardHttpStream(mhttp.HttpStream):
             f"(guard reference {st.event_id[:12]})."
         )
         try:
-            _, headers, body = providers.block_response(st.adapter, st.endpoint or "generic", message, st.stream)
+            return providers.upstream_error_response(st.adapter, st.endpoint or "generic", message, status)
         except Exception as exc:  # the reply must still be readable: mitmproxy's own 502 then
             log.error("upstream error reply failed (%s)", type(exc).__name__)
             return None
-        return status, headers, body
 
     def _answer(
         self, event: hev.ResponseProtocolError, reply: tuple[int, dict[str, str], bytes]

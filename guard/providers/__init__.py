@@ -40,6 +40,7 @@ __all__ = [
     "parse_request",
     "rebuild_body",
     "stream_error_event",
+    "upstream_error_response",
 ]
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -156,6 +157,13 @@ def body_too_large(size: int, limit: int) -> LimitError:
 def block_response(adapter: str, endpoint: str, message: str, stream: bool) -> tuple[int, dict[str, str], bytes]:
     """Refuse a request in the provider's own error format (status, headers, body)."""
     return _adapter(adapter).block(endpoint, message, stream)
+
+
+def upstream_error_response(
+    adapter: str, endpoint: str, message: str, status: int
+) -> tuple[int, dict[str, str], bytes]:
+    """Say the upstream failed (nothing was blocked) in the provider's own error format, with `status`."""
+    return _adapter(adapter).upstream_error(endpoint, message, status)
 
 
 def stream_error_event(adapter: str, endpoint: str, message: str) -> bytes:

@@ -246,3 +246,5 @@ class Adapter:
     block: Any
     # (endpoint, message) -> bytes: one stream event that ends a reply already under way with an error
     error_event: Any
+    # (endpoint, message, status) -> (status, headers, body): the upstream failed and nothing was blocked
+    upstream_error: Any

@@ -122,4 +122,10 @@ def error_event(endpoint: str, message: str) -> bytes:
     return sse_event("error", _error(message))
 
 
-ANTHROPIC = Adapter("anthropic", endpoint, extract, block, error_event)
+def upstream_error(endpoint: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    """Anthropic's error object with type `api_error` (its type for a server-side failure), not a refusal."""
+    # anthropic-python raises InternalServerError (5xx) with this object as .body.
+    return json_response(status, {"type": "error", "error": {"type": "api_error", "message": message}})
+
+
+ANTHROPIC = Adapter("anthropic", endpoint, extract, block, error_event, upstream_error)

@@ -58,4 +58,9 @@ def block(endpoint: str, message: str, stream: bool) -> tuple[int, dict[str, str
     return json_response(400, {"detail": message})
 
 
-CHATGPT_WEB = Adapter("chatgpt_web", endpoint, extract, block, error_event)
+def upstream_error(endpoint: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    """The same `detail` the web app displays, with the upstream's failure status."""
+    return json_response(status, {"detail": message})
+
+
+CHATGPT_WEB = Adapter("chatgpt_web", endpoint, extract, block, error_event, upstream_error)

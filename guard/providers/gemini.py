@@ -139,4 +139,10 @@ def error_event(endpoint: str, message: str) -> bytes:
     return sse_event(None, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
 
 
-GEMINI = Adapter("gemini", endpoint, extract, block, error_event)
+def upstream_error(endpoint: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    """A google.rpc.Status error with the HTTP status as its code (502 is UNAVAILABLE in gRPC's HTTP mapping)."""
+    state = "DEADLINE_EXCEEDED" if status == 504 else "UNAVAILABLE" if status >= 500 else "FAILED_PRECONDITION"
+    return json_response(status, {"error": {"code": status, "message": message, "status": state}})
+
+
+GEMINI = Adapter("gemini", endpoint, extract, block, error_event, upstream_error)

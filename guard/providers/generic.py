@@ -6,6 +6,8 @@ from typing import Any
 
 from guard.providers._wire import Adapter, Collector, Extraction, json_response, sse_event
 
+UPSTREAM_ERROR = "guard_upstream_error"  # OpenAI-shaped `code` when the upstream failed (not a block)
+
 
 def endpoint(path: str) -> str | None:
     """Know every path: the generic scan is the fallback for all of them."""
@@ -36,4 +38,9 @@ def error_event(endpoint: str, message: str) -> bytes:
     return sse_event(None, {"error": {"message": message, "type": "invalid_request_error", "code": "guard_blocked"}})
 
 
-GENERIC = Adapter("generic", endpoint, extract, block, error_event)
+def upstream_error(endpoint: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    """An OpenAI-shaped server error: the upstream failed, guard blocked nothing."""
+    return json_response(status, {"error": {"message": message, "type": "server_error", "code": UPSTREAM_ERROR}})
+
+
+GENERIC = Adapter("generic", endpoint, extract, block, error_event, upstream_error)

@@ -23,6 +23,7 @@ from guard.providers._wire import (
     json_response,
     sse_event,
 )
+from guard.providers.generic import UPSTREAM_ERROR
 from guard.providers.generic import extract as generic_extract
 
 # Azure OpenAI: /openai/deployments/{deployment-id}/chat/completions?api-version=...
@@ -293,6 +294,20 @@ def error_event_ollama(endpoint: str, message: str) -> bytes:
     return error_event(endpoint, message)
 
 
-OPENAI = Adapter("openai", endpoint, extract, block, error_event)
-AZURE_OPENAI = Adapter("azure_openai", endpoint, extract, block, error_event)
-OLLAMA = Adapter("ollama", endpoint, extract, block_ollama, error_event_ollama)
+def upstream_error(endpoint: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    """OpenAI's server error object (type `server_error`, as OpenAI's 5xx replies), code guard_upstream_error."""
+    # openai-python raises InternalServerError (5xx) with .code and .type read from this object.
+    return json_response(status, {"error": {"message": message, "type": "server_error", "param": None,
+                                            "code": UPSTREAM_ERROR}})  # fmt: skip
+
+
+def upstream_error_ollama(endpoint: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    """Ollama's native error shape on its own paths, OpenAI's elsewhere."""
+    if endpoint.startswith("ollama."):
+        return json_response(status, {"error": message})
+    return upstream_error(endpoint, message, status)
+
+
+OPENAI = Adapter("openai", endpoint, extract, block, error_event, upstream_error)
+AZURE_OPENAI = Adapter("azure_openai", endpoint, extract, block, error_event, upstream_error)
+OLLAMA = Adapter("ollama", endpoint, extract, block_ollama, error_event_ollama, upstream_error_ollama)

@@ -4,6 +4,8 @@ The upstream here loses the keep-alive race on purpose (tests/e2e/keepalive_upst
 that arrives on a connection idle for CROSSED seconds or more is read and hung up on without a reply,
 as a server does whose idle timer fired while the request was on its way. Before guard re-sent such
 requests, every one of them came back to the client as mitmproxy's `502 server closed connection`.
+What cannot be re-sent is answered 502 in the provider's error format as an upstream error (OpenAI
+code `guard_upstream_error`, Anthropic `api_error`), never worded as a block: nothing was blocked.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import httpx
+import openai
 import pytest
 
 from tests.e2e.keepalive_upstream import KeepAliveUpstream
@@ -106,9 +110,11 @@ def test_when_reply_breaks_after_partial_bytes_then_request_is_not_resent(guard,
     assert len(_of(racy_upstream.received, model)) == 2  # the broken one reached the upstream once, never again
     assert not _of(racy_upstream.dropped, model)
     assert reply.status_code == 502
-    message = reply.json()["error"]["message"]  # OpenAI's error shape, not mitmproxy's HTML page
-    assert "no complete answer" in message and "guard reference" in message
-    assert EMAIL not in message and TOKEN not in message
+    error = reply.json()["error"]  # OpenAI's error shape, not mitmproxy's HTML page
+    assert error["code"] == "guard_upstream_error" and error["type"] == "server_error"  # not worded as a block
+    assert "no complete answer" in error["message"] and "guard reference" in error["message"]
+    assert "blocked" not in error["message"]
+    assert EMAIL not in error["message"] and TOKEN not in error["message"]
 
 
 def test_when_resent_request_is_hung_up_on_again_then_guard_answers_once_in_provider_format(
@@ -121,5 +127,37 @@ def test_when_resent_request_is_hung_up_on_again_then_guard_answers_once_in_prov
         reply = client.post(url, json=_body(model, 1), headers={"x-test-break": "close"})  # reused, then fresh
     assert len(_of(racy_upstream.dropped, model)) == 2  # sent, re-sent once on a new connection, not a third time
     assert reply.status_code == 502
+    assert reply.json()["error"]["code"] == "guard_upstream_error"
     assert "no complete answer" in reply.json()["error"]["message"]
     assert EMAIL not in racy_upstream.seen()
+
+
+def test_when_the_upstream_breaks_then_the_openai_sdk_raises_a_server_error_not_a_block(guard, guard_ca, racy_upstream):
+    model = f"gpt-sdk-{uuid.uuid4().hex[:8]}"
+    with _client(guard, guard_ca) as http:
+        client = openai.OpenAI(base_url=f"https://localhost:{racy_upstream.port}/v1", api_key="sk-test",
+                               http_client=http, max_retries=0)  # fmt: skip
+        with pytest.raises(openai.InternalServerError) as info:
+            client.chat.completions.create(**_body(model, 0), extra_headers={"x-test-break": "partial"})
+    assert info.value.status_code == 502
+    assert info.value.code == "guard_upstream_error" and info.value.type == "server_error"
+    assert "no complete answer" in info.value.message and EMAIL not in info.value.message
+    assert len(_of(racy_upstream.received, model)) == 1
+
+
+def test_when_the_upstream_breaks_then_the_anthropic_sdk_raises_an_api_error_not_invalid_request(
+    guard, guard_ca, racy_upstream
+):
+    model = f"claude-sdk-{uuid.uuid4().hex[:8]}"
+    # The anthropic SDK brings its own HTTP client (httpx2); 127.0.0.1 is the test rules' anthropic host.
+    http = anthropic.DefaultHttpxClient(proxy=guard.url, verify=ssl.create_default_context(cafile=str(guard_ca)),
+                                        trust_env=False)  # fmt: skip
+    with anthropic.Anthropic(base_url=f"https://127.0.0.1:{racy_upstream.port}", api_key="sk-ant-test",
+                             http_client=http, max_retries=0) as client:  # fmt: skip
+        with pytest.raises(anthropic.InternalServerError) as info:
+            client.messages.create(model=model, max_tokens=10, messages=[{"role": "user", "content": f"mail {EMAIL}"}],
+                                   extra_headers={"x-test-break": "partial"})  # fmt: skip
+    assert info.value.status_code == 502
+    assert info.value.body["type"] == "error" and info.value.body["error"]["type"] == "api_error"
+    assert "no complete answer" in info.value.body["error"]["message"]
+    assert EMAIL not in str(info.value.body) and EMAIL not in racy_upstream.seen()
