@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from guard import attachments, crossscan, providers
+from guard import attachments, crossscan, identifiers, providers
 from guard.core import Action, Classification, Decision, Finding, Segment
 from guard.detect.pool import DetectionPool, DetectionTimeout
 from guard.events import AuditEvent, FindingRecord, fingerprint
@@ -151,7 +151,7 @@ class Pipeline:
             parsed = attachments.parse_upload(dest.adapter, req.headers, req.body, self.body_limit)  # file uploads
             parsed = parsed or providers.parse_request(dest.adapter, req.method, req.path, req.headers, req.body,
                                                        max_bytes=self.body_limit)  # fmt: skip
-            st.endpoint, st.model, st.stream = parsed.endpoint, parsed.model, parsed.stream
+            st.endpoint, st.model, st.stream = parsed.endpoint, identifiers.unchecked(parsed.model), parsed.stream
             parsed, _, unreadable = await attachments.expand_async(parsed, self.unreadable_attachments, self.ocr)
             if unreadable and self.unreadable_attachments != "skip":
                 st.skipped = tuple(unreadable)[:MAX_FIELDS]
@@ -166,15 +166,21 @@ class Pipeline:
             t = time.perf_counter()
             segments = parsed.segments
             cross = crossscan.probes(segments)  # values spread over several user messages
-            texts = [s.text for s in segments] + [p.text for p in cross]
+            idents = identifiers.segments(parsed)  # model names, roles, ids: scanned in the same batch, never rewritten
+            texts = [s.text for s in segments] + [p.text for p in cross] + [s.text for s in idents]
             found = await self.pool.scan(texts) if texts else []
+            found, id_hits = identifiers.split(idents, found)
             if cross:
                 found = crossscan.merge(segments, found[: len(segments)], cross, found[len(segments) :])
             st.timings_ms["detect"] = _ms(t)
             stage = "policy"
             t = time.perf_counter()
             pairs = [(s, f) for s, fs in zip(segments, found, strict=True) for f in fs]
-            st.findings = tuple(self._record(s, f) for s, f in pairs)
+            st.findings = tuple(self._record(s, f) for s, f in [*pairs, *id_hits])
+            st.model = identifiers.audit_model(parsed.model, [*pairs, *id_hits])
+            if id_hits:  # an identifier cannot hold a placeholder: block, whatever the policy says
+                st.decision = identifiers.decision(id_hits)
+                return self.block(st, st.decision.reason, policy=True)
             ctx = RequestContext(
                 user=req.identity.user,
                 groups=req.identity.groups,

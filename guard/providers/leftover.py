@@ -4,7 +4,8 @@ An adapter reads the fields its wire format defines (messages, system, tools...)
 text anywhere else in the body — `metadata`, `user`, a key no provider defines — and the provider may
 log or even use it. Every such string becomes a segment of kind `other`, except identifiers the
 formats themselves define (model names, roles, ids, opaque signatures: redacting them would break
-the request) and parts an adapter deliberately skipped (images, tool schemas; they are in `skipped`).
+the request; guard.identifiers scans them and blocks on a finding) and parts an adapter deliberately
+skipped (images, tool schemas; they are in `skipped`).
 """
 
 from __future__ import annotations

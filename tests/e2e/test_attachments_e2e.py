@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from guard import attachments
+from guard.core import mask
 from tests.attachments import docs
 from tests.e2e.conftest import audit_rows
 
@@ -69,11 +70,11 @@ def test_when_a_document_is_clean_then_it_is_forwarded_unchanged(http_client, up
 
 
 def test_when_a_pdf_is_encrypted_then_the_request_is_blocked_and_the_reason_audited(http_client, upstream, guard_home):
-    model, before = f"att-{uuid.uuid4().hex[:8]}", len(upstream.received)
+    model, before = f"{uuid.uuid4().hex[:6]}-att-{uuid.uuid4().hex[:6]}", len(upstream.received)
     resp = _anthropic(http_client, upstream, model, docs.encrypted_pdf(f"Customer contact {EMAIL}"))
     assert resp.status_code == 400 and len(upstream.received) == before
     assert "cannot read (encrypted PDF)" in resp.json()["error"]["message"]
-    (row,) = audit_rows(guard_home, model)
+    (row,) = audit_rows(guard_home, mask(model))  # blocked before detection: the unchecked model is stored masked
     assert row["action"] == "block" and "encrypted PDF" in json.dumps(row["skipped"])
 
 

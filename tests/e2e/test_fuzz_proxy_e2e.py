@@ -30,7 +30,6 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guard.providers.leftover import STRUCTURAL
 from tests.e2e.conftest import BODY_LIMIT, EXTRA_ADAPTERS, GuardProcess, audit_db_bytes
 from tests.e2e.upstream import Received, Upstream
 
@@ -271,15 +270,13 @@ def mistyped(draw: st.DrawFn, template: Any, plant: str) -> Any:
     """The valid body with 1-3 values (or the root) replaced by other types; the plant stays somewhere."""
     doc = copy.deepcopy(template)
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(doc))))
-        if path and path[-1] in STRUCTURAL:  # identifier fields are not scanned by design (README): not a plant site
-            path = path[:-1]
+        path = draw(st.sampled_from(list(_paths(doc))))  # identifier fields (model, role, ids) too: scanned, block
         new = draw(st.one_of(junk, st.just(plant), st.builds(lambda j: [j, plant], junk),
                              st.builds(lambda j: {"text": plant, "content": j}, junk),
                              st.builds(lambda j: {"type": j, "text": [plant]}, junk)))  # fmt: skip
         doc = _set(doc, path, new)
     if plant not in json.dumps(doc):
-        doc = _set(doc, draw(st.sampled_from([p for p in _paths(doc) if not p or p[-1] not in STRUCTURAL])), [plant])
+        doc = _set(doc, draw(st.sampled_from(list(_paths(doc)))), [plant])
     return doc
 
 

@@ -1,10 +1,10 @@
-"""Text in JSON fields an adapter does not read is scanned too; identifiers and skipped parts are not."""
+"""Text in JSON fields an adapter does not read is scanned too; identifiers and skipped parts are no segments."""
 
 from __future__ import annotations
 
 import json
 
-from guard import providers
+from guard import identifiers, providers
 
 EMAIL = "dana.whitfield@example.org"
 
@@ -22,8 +22,9 @@ def test_when_text_sits_in_an_unknown_key_of_a_known_endpoint_then_it_is_a_segme
     by_path = {s.path: s.text for s in parsed.segments}
     assert by_path[("x_notes", "deep", 0)] == f"mail {EMAIL}"
     assert by_path[("metadata", "note")] == EMAIL
-    # identifiers the format defines are not text: never scanned, so never redacted
+    # identifiers the format defines are no segments, so never redacted (guard.identifiers scans them)
     assert ("model",) not in by_path and ("messages", 0, "role") not in by_path
+    assert [s.path for s in identifiers.segments(parsed)] == [("model",), ("messages", 0, "role")]
 
 
 def test_when_an_adapter_skipped_an_image_then_its_data_is_not_rescanned():
