@@ -90,9 +90,18 @@ class Spool:
         self.count += len(events)
 
     def append_rejected(self, event: AuditEvent) -> None:
-        """Keep an event the database refuses, in the spool's format, beside the spool."""
+        """Keep an event the database refuses, in the spool's format, beside the spool.
+
+        Written as ASCII JSON, which any string can take; an event that cannot be serialized at all
+        leaves a line with its id and the error class, so setting it aside never fails on content.
+        """
+        try:
+            body = json.dumps(event_to_json(event), separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            body = json.dumps({"event_id": str(event.event_id), "unserializable": type(exc).__name__})
+        line = b"%08x %s\n" % (zlib.crc32(body.encode()), body.encode())
         with open(self.dir / "rejected.jsonl", "ab") as fh:
-            fh.write(_encode(event))
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
 

@@ -10,6 +10,10 @@ Events submitted but not yet acknowledged live only in memory and may be lost on
 Retention: with GUARD_AUDIT_RETENTION set (or `retention=`), the writer purges older events once a
 day while idle, as `guard audit purge` would. If the database is unreachable, batches go to the spool instead, and the writer retries with
 exponential backoff; when the database answers again the spool drains first, then new events.
+
+Poison events: an event the database refuses while it answers, or one in a batch that failed
+MAX_ATTEMPTS times in a row and still fails alone, goes to spool_dir/rejected.jsonl (logged with its
+id and the error class), so the events after it are stored.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from guard.events import AuditEvent
 
 log = logging.getLogger(__name__)
 _STOP = object()
+MAX_ATTEMPTS = 5  # a batch failing this many times in a row is retried one event at a time; failures set aside
 
 
 class AuditWriter:
@@ -133,25 +138,48 @@ class AuditWriter:
     def _run(self) -> None:
         pending: list[tuple[int, AuditEvent]] = []
         stopping = False
+        failures = 0  # attempts in a row that raised
         while True:
             stopping = self._take(pending) or stopping
             try:
                 self._process([e for _, e in pending])
-            except Exception:  # noqa: BLE001  (e.g. disk full with the database down: keep, retry)
-                log.exception("audit writer could not store %d events; retrying", len(pending))
+            except Exception as exc:  # noqa: BLE001  (e.g. disk full with the database down: keep, retry)
+                # The class only: messages can quote event values.
+                log.error("audit writer could not store %d events (%s); retrying", len(pending), type(exc).__name__)
+                failures += 1
+                if failures >= MAX_ATTEMPTS:  # maybe one event no store can take: find it, keep the others moving
+                    pending, failures = self._one_by_one(pending), 0
                 if not stopping:
                     time.sleep(0.5)
                     continue
             else:
+                failures = 0
                 if pending:
-                    with self._cond:
-                        self._durable = pending[-1][0]
-                        self._cond.notify_all()
+                    self._acknowledge(pending[-1][0])
                     pending = []
             if stopping:
                 break
             if not pending and self.retention is not None:
                 self._maybe_purge()
+
+    def _acknowledge(self, number: int) -> None:
+        with self._cond:
+            self._durable = number
+            self._cond.notify_all()
+
+    def _one_by_one(self, pending: list[tuple[int, AuditEvent]]) -> list[tuple[int, AuditEvent]]:
+        """Store events singly; one that still fails goes to rejected.jsonl. Return what is left to retry."""
+        for i, (n, e) in enumerate(pending):
+            try:
+                self._process([e])
+            except Exception as exc:  # noqa: BLE001
+                try:
+                    self._reject(e, exc, f"after {MAX_ATTEMPTS} failed attempts")
+                except Exception as exc2:  # noqa: BLE001  (no disk either: an outage, not this event; keep all)
+                    log.error("audit event %s could not be set aside either (%s)", e.event_id, type(exc2).__name__)
+                    return pending[i:]
+            self._acknowledge(n)
+        return []
 
     def _maybe_purge(self) -> None:
         """Apply GUARD_AUDIT_RETENTION once a day while idle (recorded only when it deleted something)."""
@@ -244,13 +272,13 @@ class AuditWriter:
         except Exception:  # noqa: BLE001
             return False
 
-    def _reject(self, event: AuditEvent, exc: Exception) -> None:
+    def _reject(self, event: AuditEvent, exc: Exception, when: str = "") -> None:
         """Keep an event the database refuses in rejected.jsonl (spool format) and say so."""
         assert self._spool is not None
         self._spool.append_rejected(event)
         self.rejected += 1
-        log.error("audit event %s refused by the store (%s); kept in %s", event.event_id, type(exc).__name__,
-                  self._spool.dir / "rejected.jsonl")  # fmt: skip
+        log.error("audit event %s refused by the store (%s)%s; kept in %s", event.event_id, type(exc).__name__,
+                  f" {when}" if when else "", self._spool.dir / "rejected.jsonl")  # fmt: skip
 
     def _failed(self, exc: Exception) -> None:
         # The class only: driver messages can quote SQL parameters, and parameters are audit data.
