@@ -116,7 +116,15 @@ class _Announce:
     """Print where the proxy listens once it is up (tests and scripts read this line)."""
 
     def running(self) -> None:
+        import gc
+
         from mitmproxy import ctx
+
+        # Everything loaded so far (mitmproxy, rules, policy, classifiers) lives as long as the
+        # process: keep it out of the collector, whose full passes over it stalled the event loop
+        # for up to 94 ms under load (measured with gc.callbacks on the proxy bench).
+        gc.collect()
+        gc.freeze()
 
         ps = ctx.master.addons.get("proxyserver")
         for addr in ps.listen_addrs():
