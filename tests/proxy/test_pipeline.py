@@ -27,6 +27,13 @@ class ExplodingPolicy(DefaultPolicy):
         raise KeyError("bug in a policy rule")
 
 
+class BrokenClassifiers(DefaultPolicy):
+    """A policy whose classifiers raise (they run while the workers scan)."""
+
+    def classify(self, segments):
+        raise ValueError("bug in a classifier")
+
+
 @pytest.fixture
 def sink(tmp_path: Path):
     s = JsonlAuditSink(tmp_path / "audit.jsonl")
@@ -79,6 +86,18 @@ async def test_when_policy_raises_then_request_is_blocked_and_recorded(pool, sin
     p.finish(out.state, upstream_status=None)
     [event] = audit_lines(sink)
     assert event["action"] == "block" and event["error"] == "policy: KeyError"
+
+
+async def test_when_classification_raises_during_the_scan_then_request_is_blocked_and_the_pool_still_works(pool, sink):
+    p = make(pool, sink, BrokenClassifiers())
+    out = await p.process(req(p, chat(f"mail {EMAIL} and a fresh text")))
+    assert out.action is Action.BLOCK and out.body is None
+    assert "policy failed" in json.loads(out.response[2])["error"]["message"]
+    p.finish(out.state, upstream_status=None)
+    [event] = audit_lines(sink)
+    assert event["error"] == "policy: ValueError"
+    found = await pool.scan([f"then {EMAIL} again, another text"])
+    assert [f.category for f in found[0]] == ["email"]
 
 
 @pytest.mark.parametrize(("body", "says"), [(b"{not json", "could not read"), (chat("z" * 3000), "larger than")])
