@@ -214,10 +214,17 @@ def count_events(url: str, expect: list[str], wait_s: float = 120) -> dict:
     """Audit events per request id once the spool has drained: missing, duplicated, extra."""
     import psycopg
 
+    from guard.core import mask
+
     deadline = time.monotonic() + wait_s
     while True:
         with psycopg.connect(url, autocommit=True) as c:
             rows = dict(c.execute("SELECT model, count(*) FROM audit_event GROUP BY model").fetchall())
+        # A request blocked before detection finished (the worker-kill probe) is recorded with its
+        # model masked, since nobody checked it: count it under the id it masks.
+        masked = {mask(m): m for m in expect}
+        for r in [r for r in rows if r not in expect and r in masked]:
+            rows[masked[r]] = rows.get(masked[r], 0) + rows.pop(r)
         missing = [m for m in expect if m not in rows]
         if not missing or time.monotonic() > deadline:
             break
