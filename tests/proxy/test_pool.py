@@ -64,35 +64,34 @@ async def test_when_worker_hangs_then_scan_times_out_and_worker_is_replaced():
         pool.close()
 
 
-async def test_when_batches_queue_behind_a_busy_worker_then_they_share_a_job_and_keep_their_own_findings():
+@pytest.fixture
+def one_worker():
     pool = DetectionPool(1, models=False, factory="tests.e2e.faulty:build_engine")
     pool.start()
-    try:
-        slow = asyncio.ensure_future(pool.scan([f"{SLOW} first"]))
-        await asyncio.sleep(0.1)  # the only worker is now busy for half a second
-        # Each text puts its address at another offset, so a finding handed to the wrong request shows.
-        texts = [[" " * k + f"user{k}@gmail.com", "no address"] for k in range(5)]
-        results = await asyncio.gather(*(pool.scan(t) for t in texts))
-        await slow
-        assert pool.coalesced >= 4, "the five queued batches went to the worker as one job"
-        for k, found in enumerate(results):
-            assert [(f.category, f.start) for f in found[0]] == [("email", k)]
-            assert found[1] == []
-    finally:
-        pool.close()
+    yield pool
+    pool.close()
 
 
-async def test_when_a_coalesced_job_fails_then_every_batch_in_it_fails():
-    pool = DetectionPool(1, models=False, factory="tests.e2e.faulty:build_engine")
-    pool.start()
-    try:
-        slow = asyncio.ensure_future(pool.scan([f"{SLOW} first"]))
-        await asyncio.sleep(0.1)
-        rest = [pool.scan([f"{RAISE} one"]), pool.scan(["two ivan@gmail.com"])]
-        results = await asyncio.gather(*rest, return_exceptions=True)
-        await slow
-        assert all(isinstance(r, DetectionError) for r in results), "nothing of a failed job counts as scanned"
-        found = await pool.scan(["three ivan@gmail.com"])
-        assert found[0][0].category == "email"
-    finally:
-        pool.close()
+async def _behind_busy_worker(pool: DetectionPool, batches: list[list[str]]) -> list:
+    """Scan `batches` while the only worker is busy for half a second, so they queue up together."""
+    slow = asyncio.ensure_future(pool.scan([f"{SLOW} first"]))
+    await asyncio.sleep(0.1)
+    results = await asyncio.gather(*(pool.scan(b) for b in batches), return_exceptions=True)
+    await slow
+    return results
+
+
+async def test_when_batches_queue_behind_a_busy_worker_then_they_share_a_job_and_keep_their_own_findings(one_worker):
+    # Each text puts its address at another offset, so a finding handed to the wrong request shows.
+    results = await _behind_busy_worker(one_worker, [[" " * k + f"user{k}@gmail.com", "no address"] for k in range(5)])
+    assert one_worker.coalesced >= 4, "the five queued batches went to the worker as one job"
+    for k, found in enumerate(results):
+        assert [(f.category, f.start) for f in found[0]] == [("email", k)]
+        assert found[1] == []
+
+
+async def test_when_a_coalesced_job_fails_then_every_batch_in_it_fails(one_worker):
+    results = await _behind_busy_worker(one_worker, [[f"{RAISE} one"], ["two ivan@gmail.com"]])
+    assert all(isinstance(r, DetectionError) for r in results), "nothing of a failed job counts as scanned"
+    found = await one_worker.scan(["three ivan@gmail.com"])
+    assert found[0][0].category == "email"
