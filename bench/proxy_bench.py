@@ -6,9 +6,11 @@ One local TLS upstream (uvicorn, its own process) answers OpenAI chat/completion
 an SSE stream of 20 events 2 ms apart. `--clients` concurrent clients (httpx, keep-alive) send
 distinct ~2 KB prompts that each hold a name, an e-mail and a phone number (so guard detects and
 redacts every one). Per configuration, same run: latency phase (each client pauses 0..2*--think s
-between requests, as people do), stream phase (TTFT: time to the first SSE byte), flood phase
-(closed loop, no pause: throughput), solo phase (one client alone: the added latency without any
-queueing). Configurations in order: direct, guard with each --workers
+before and between requests, as people do: the steady state, no herd at t=0), stream phase (TTFT:
+time to the first SSE byte), flood phase (closed loop, no pause: throughput), solo phase (one
+client alone: the added latency without any queueing), burst phase (all clients at the same
+instant, 5 times: the thundering herd). Each client's connection is opened before a phase's clock
+starts. Configurations in order: direct, guard with each --workers
 value, direct again; the direct baseline is the median of its two runs. Also reported: the proxy's
 CPU time per request (proxy process + detection workers, from /proc), which does not depend on how
 busy the rest of the machine is.
@@ -103,11 +105,12 @@ def serve_upstream(cert: str, key: str, portfile: str) -> None:
 
 
 async def load(base: str, proxy: str | None, verify: ssl.SSLContext, clients: int, total: int, stream: bool,
-               offset: int, think_s: float = 0.0) -> dict:  # fmt: skip
+               offset: int, think_s: float = 0.0, burst_rounds: int = 0) -> dict:  # fmt: skip
     """Run `total` requests from `clients` concurrent clients; return latencies / TTFTs and wall time.
 
     think_s > 0: each client pauses a random 0..2*think_s between requests (people, not a flood);
     think_s = 0: closed loop, as fast as the system answers (throughput).
+    burst_rounds > 0: instead, all clients send at the same instant, that many times, 1 s apart.
     """
     import httpx
 
@@ -134,35 +137,47 @@ async def load(base: str, proxy: str | None, verify: ssl.SSLContext, clients: in
 
         await asyncio.gather(*(open_connection(k) for k in range(clients)))
 
-        async def one_client() -> None:
+        async def one_request(i: int) -> None:
             nonlocal errors
+            body = {"model": "gpt-4o", "stream": stream,
+                    "messages": [{"role": "user", "content": prompt(offset + i)}]}  # fmt: skip
+            t0 = time.perf_counter()
+            try:
+                if stream:
+                    async with c.stream("POST", base + "/v1/chat/completions", json=body) as r:
+                        first = None
+                        async for chunk in r.aiter_raw():
+                            if first is None and chunk:
+                                first = time.perf_counter() - t0
+                        ok, why = r.status_code == 200, f"HTTP {r.status_code}"
+                    ttft.append((first or 0.0) * 1000)
+                else:
+                    r = await c.post(base + "/v1/chat/completions", json=body)
+                    ok, why = r.status_code == 200, f"HTTP {r.status_code}: {r.text[:160]}"
+            except Exception as exc:
+                ok, why = False, type(exc).__name__
+            if not ok:
+                errors += 1
+                kinds[why] = kinds.get(why, 0) + 1
+            lat.append((time.perf_counter() - t0) * 1000)
+
+        async def one_client() -> None:
+            if think_s:  # clients arrive at random moments, as in the steady state (no herd at t=0)
+                await asyncio.sleep(rnd.uniform(0, 2 * think_s))
             for i in counter:
-                body = {"model": "gpt-4o", "stream": stream,
-                        "messages": [{"role": "user", "content": prompt(offset + i)}]}  # fmt: skip
-                t0 = time.perf_counter()
-                try:
-                    if stream:
-                        async with c.stream("POST", base + "/v1/chat/completions", json=body) as r:
-                            first = None
-                            async for chunk in r.aiter_raw():
-                                if first is None and chunk:
-                                    first = time.perf_counter() - t0
-                            ok, why = r.status_code == 200, f"HTTP {r.status_code}"
-                        ttft.append((first or 0.0) * 1000)
-                    else:
-                        r = await c.post(base + "/v1/chat/completions", json=body)
-                        ok, why = r.status_code == 200, f"HTTP {r.status_code}: {r.text[:160]}"
-                except Exception as exc:
-                    ok, why = False, type(exc).__name__
-                if not ok:
-                    errors += 1
-                    kinds[why] = kinds.get(why, 0) + 1
-                lat.append((time.perf_counter() - t0) * 1000)
+                await one_request(i)
                 if think_s:
                     await asyncio.sleep(rnd.uniform(0, 2 * think_s))
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
+        if burst_rounds:  # every client at the same instant, `burst_rounds` times, 1 s apart
+            per = max(1, total // burst_rounds)
+            for _ in range(burst_rounds):
+                group = [one_request(next(counter)) for _ in range(min(per, clients))]
+                await asyncio.gather(*group)
+                await asyncio.sleep(1.0)
+        else:
+            await asyncio.gather(*(one_client() for _ in range(clients)))
         wall = time.perf_counter() - t0
     return {"latency_ms": lat, "ttft_ms": ttft, "wall_s": wall, "errors": errors, "n": total, "error_kinds": kinds,
             "connect_ms": connect}  # fmt: skip
@@ -287,8 +302,10 @@ def main() -> None:
             offset += args.requests
             solo = asyncio.run(load(base, proxy, ctx, 1, args.solo, False, offset))
             offset += args.solo
+            herd = asyncio.run(load(base, proxy, ctx, args.clients, args.clients * 5, False, offset, burst_rounds=5))
+            offset += args.clients * 5
             phases[name] = {"plain": summary(paced), "stream": summary(streamed), "flood": summary(flood),
-                            "solo": summary(solo),
+                            "solo": summary(solo), "burst": summary(herd),
                             "proxy_cpu_ms_per_request": round(cpu, 2) if cpu is not None else None}  # fmt: skip
             print(name, json.dumps(phases[name]), flush=True)
 
@@ -340,17 +357,20 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
             "proxy_cpu_ms_per_request": ph["proxy_cpu_ms_per_request"],
             "solo_p50_ms": ph["solo"]["p50_ms"],
             "added_solo_p50_ms": round(ph["solo"]["p50_ms"] - base("solo", "p50_ms"), 2),
+            "added_burst_p50_ms": round(ph["burst"]["p50_ms"] - base("burst", "p50_ms"), 2),
+            "added_burst_p99_ms": round(ph["burst"]["p99_ms"] - base("burst", "p99_ms"), 2),
             "rps": ph["flood"]["rps"], "rps_ratio_to_direct": round(ph["flood"]["rps"] / base("flood", "rps"), 2),
-            "errors": ph["plain"]["errors"] + ph["stream"]["errors"] + ph["flood"]["errors"],
+            "errors": sum(ph[k]["errors"] for k in ("plain", "stream", "flood", "solo", "burst")),
         })  # fmt: skip
     print(f"\nclients={args.clients} prompts≈2 KB think={args.think}s; direct: p50 {base('plain', 'p50_ms')} ms, "
           f"p99 {base('plain', 'p99_ms')} ms, TTFT p50 {base('stream', 'ttft_p50_ms')} ms, flood {base('flood', 'rps')} req/s")  # fmt: skip
     print(f"{'config':<10} {'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'ratio':>6} {'+TTFT':>7} {'+solo':>6} "
-          f"{'cpu/req':>8} {'req/s':>7} {'x dir':>6} {'err':>4}")  # fmt: skip
+          f"{'cpu/req':>8} {'req/s':>7} {'x dir':>6} {'err':>4} {'+herd50':>8} {'+herd99':>8}")  # fmt: skip
     for r in rows:
         print(f"{r['config']:<10} {r['p50_ms']:>7} {r['p99_ms']:>7} {r['added_p50_ms']:>7} {r['added_p99_ms']:>7} "
               f"{r['latency_ratio_p50']:>6} {r['added_ttft_p50_ms']:>7} {r['added_solo_p50_ms']:>6} "
-              f"{r['proxy_cpu_ms_per_request']:>8} {r['rps']:>7} {r['rps_ratio_to_direct']:>6} {r['errors']:>4}")  # fmt: skip
+              f"{r['proxy_cpu_ms_per_request']:>8} {r['rps']:>7} {r['rps_ratio_to_direct']:>6} {r['errors']:>4} "
+              f"{r['added_burst_p50_ms']:>8} {r['added_burst_p99_ms']:>8}")  # fmt: skip
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": {"clients": args.clients, "requests": args.requests, "stream_requests": args.stream_requests,
@@ -358,7 +378,8 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
         "load_average_at_end": os.getloadavg(),
         "direct_baseline": {k: base("plain", k) for k in ("p50_ms", "p99_ms")}
         | {"ttft_p50_ms": base("stream", "ttft_p50_ms"), "flood_rps": base("flood", "rps"),
-           "solo_p50_ms": base("solo", "p50_ms")},
+           "solo_p50_ms": base("solo", "p50_ms"), "burst_p50_ms": base("burst", "p50_ms"),
+           "burst_p99_ms": base("burst", "p99_ms")},
         "phases": phases,
         "guard": rows,
     }
