@@ -74,7 +74,7 @@ class Segment:
     text: str
     path: tuple[str | int, ...] = ()
     role: str = ""
-    kind: str = "text"  # text | tool_args | tool_result | attachment | other
+    kind: str = "text"  # text | tool_args | tool_result | attachment | other | key (an object key)
 
 
 @dataclass(frozen=True, slots=True)

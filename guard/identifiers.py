@@ -8,6 +8,9 @@ domain, checksummed card / national id / IBAN numbers) count there: the NLP and 
 see names and dates in ids like "claude-3-5-sonnet-20241022", which must not raise alarms. A finding
 blocks the request, whatever the policy says for the same value in text: no model or id is ever an
 e-mail address or a key, and an identifier cannot be redacted.
+
+Object keys that are not plain field names are segments of their own (kind `key`), decided by the
+policy like text; `key_refusal` turns a finding the policy would redact or block in one into a BLOCK.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from typing import Any
 
 from guard.core import Action, Decision, Finding, Segment, mask
 from guard.providers._wire import path_str
-from guard.providers.leftover import STRUCTURAL
+from guard.providers.leftover import KEY_KIND, STRUCTURAL
 
 BLOCKING = frozenset({"secret", "email", "payment_card", "national_id", "bank_account"})
 PATH_MODEL: tuple[str | int, ...] = ("<url>", "model")  # a model named in the URL (Gemini, Azure deployment)
 _WORDS = {"payment_card": "a payment card number", "national_id": "a national id number",
           "bank_account": "a bank account number", "email": "an e-mail address", "secret": "a secret"}  # fmt: skip
+
+_KEY_WORDS = {**_WORDS, "person": "a person's name", "phone": "a phone number", "ip_address": "an IP address",
+              "address": "a postal address"}  # fmt: skip
 
 Hit = tuple[Segment, Finding]
 
@@ -70,6 +76,35 @@ def decision(blocking: Sequence[Hit]) -> Decision:
                f"guard cannot replace with a placeholder in an identifier. Remove it from the {fields} and send "
                "the request again")  # fmt: skip
     return Decision(Action.BLOCK, tuple(f"guard-identifier-{c}" for c in cats), message)
+
+
+def key_refusal(segments: Sequence[Segment], found: Sequence[Sequence[Finding]], decision: Decision) -> Decision | None:
+    """A BLOCK when an object key (guard.providers.leftover.key_segments) holds what the policy redacts or blocks.
+
+    A key cannot hold a placeholder, so a finding the policy would redact blocks the request instead;
+    one it blocks gets this message, which says where to look. `found` holds the findings the policy
+    counts (after thresholds and allow-lists), one list per segment. The message never holds the value.
+    """
+    if decision.monitor or decision.action not in (Action.REDACT, Action.BLOCK):
+        return None
+    cats: dict[str, None] = {}
+    for seg, fs in zip(segments, found, strict=True):
+        if seg.kind != KEY_KIND:
+            continue
+        for f in fs:
+            slug = f.category.replace("_", "-")
+            if (decision.action is Action.REDACT and f.category in decision.redact_categories) or (
+                decision.action is Action.BLOCK and f"category-{slug}" in decision.rules
+            ):
+                cats[f.category] = None
+    if not cats:
+        return None
+    what = " and ".join(_KEY_WORDS.get(c, c.replace("_", " ")) for c in cats)
+    message = (f"guard blocked this request: a field name in the request holds {what}, and guard cannot "
+               "replace a field name with a placeholder. Put that data in a value instead of a key, or remove "
+               "it, and send the request again")  # fmt: skip
+    rules = tuple(f"guard-field-name-{c.replace('_', '-')}" for c in cats)
+    return Decision(Action.BLOCK, rules + decision.rules, message)
 
 
 def audit_model(model: str, pairs: Iterable[Hit]) -> str:

@@ -300,6 +300,9 @@ class Pipeline:
     ) -> Outcome:
         if decision.monitor or decision.action is Action.ALLOW:
             return Outcome(st, Action.ALLOW if not decision.monitor else decision.action)
+        if (refusal := identifiers.key_refusal(segments, found, decision)) is not None:
+            st.decision = refusal  # an object key holds data: it cannot hold a placeholder
+            return self.block(st, refusal.reason, policy=True)
         if decision.action is Action.BLOCK:
             cats = sorted({f.category for f in st.findings})
             what = f"it contains {', '.join(c.replace('_', ' ') for c in cats)}" if cats else "policy forbids it"
@@ -322,6 +325,8 @@ class Pipeline:
         replacements: dict[tuple[str | int, ...], str] = {}
         for seg, fs in zip(segments, found, strict=True):
             chosen = [f for f in fs if f.category in decision.redact_categories]
+            if seg.kind == identifiers.KEY_KIND:  # an object key: never rewritten (key_refusal blocked above)
+                continue
             if seg.path and seg.path[-1] == attachments.EXTRACTED:
                 if chosen:  # placeholders cannot be written into a PDF or spreadsheet
                     cats = ", ".join(sorted({f.category.replace("_", " ") for f in chosen}))
@@ -431,10 +436,7 @@ class Pipeline:
 
 
 def _path_str(path: Sequence[str | int]) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
+    return providers.path_str(tuple(path)) if path else ""  # a key that is not a plain name shows as <key:digest>
 
 
 def _ms(t0: float) -> float:

@@ -17,6 +17,7 @@ from guard.core import Action, Decision, Segment
 from guard.pipeline import FlowState, Pipeline, _path_str
 from guard.policy import RequestContext
 from guard.providers._wire import MAX_DEPTH, iter_strings
+from guard.providers.leftover import key_segments
 
 ENDPOINT = "websocket"
 MAX_MESSAGE_CHARS = 1024 * 1024  # longer messages are blocked (a Realtime text event is a few KB)
@@ -36,7 +37,7 @@ def segments_of(text: str) -> list[Segment]:
         return [Segment(text, ("message",), "user")]
     if isinstance(doc, str):
         return [Segment(doc, ("message",), "user")]
-    out = [Segment(s, p, "user") for p, s in iter_strings(doc) if s]
+    out = [Segment(s, p, "user") for p, s in iter_strings(doc) if s] + key_segments(doc)  # keys hold text too
     if len(out) > 100_000 or _too_deep(doc):
         raise ValueError("message structure is too large to inspect")
     return out

@@ -24,7 +24,7 @@ from guard.providers._wire import (
     parse_json,
     path_str,
 )
-from guard.providers.leftover import leftover_segments
+from guard.providers.leftover import key_segments, leftover_segments
 
 __all__ = [
     "ADAPTERS",
@@ -108,8 +108,9 @@ def parse_request(
         ext = generic.extract(endpoint, path, value)
     else:
         ext = impl.extract(endpoint, urlsplit(path).path, value)
-    # Text in fields the adapter does not read (metadata, user, unknown keys) is scanned too.
-    segments = ext.segments + tuple(leftover_segments(value, ext.segments, ext.skipped))
+    # Text in fields the adapter does not read (metadata, user, unknown keys) is scanned too, and so are
+    # object keys that are not plain field names (segments of kind `key`: the pipeline never rewrites them).
+    segments = ext.segments + tuple(leftover_segments(value, ext.segments, ext.skipped)) + tuple(key_segments(value))
     return ParsedRequest(
         adapter, ext.endpoint, ext.model, ext.stream, value, segments, ext.conversation_hint, ext.skipped
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
+import re
+import secrets
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -133,11 +137,46 @@ def strings_error() -> LimitError:
     return LimitError("strings", f"request has more than {MAX_STRINGS} strings", "Send less data in one request")
 
 
+# A key that reads as a field name: `max_tokens`, `userId`, `$schema`, a token id in `logit_bias`. No digits
+# (card, national id, IBAN, most tokens hold some), at most 32 characters and no run of 8 capitals (AKIA...).
+_PLAIN_KEY = re.compile(r"\$?[A-Za-z_][A-Za-z_.-]{0,31}|\d{1,6}")
+_CAPITALS = re.compile(r"[A-Z]{8}")
+# Path elements guard adds itself (attachments.EXTRACTED, leftover.KEY, identifiers.PATH_MODEL): not JSON keys.
+MARKERS = frozenset({"#extracted", "#key", "<url>"})
+_PATH_KEY = secrets.token_bytes(16)  # per process: a key's digest in a path cannot be looked up offline
+_PLAIN_SEEN: set[str] = set()  # keys already found plain (field names repeat in every request)
+
+
+def plain_key(key: str) -> bool:
+    """True for an object key that reads as a field name, not as data (an e-mail, a token, a sentence)."""
+    return _PLAIN_KEY.fullmatch(key) is not None and _CAPITALS.search(key) is None
+
+
+def key_label(key: str) -> str:
+    """The key as paths show it: itself when plain, else `<key:digest>` (keyed, stable within the process)."""
+    if key in _PLAIN_SEEN:
+        return key
+    if key in MARKERS or plain_key(key):
+        if len(_PLAIN_SEEN) < 4096:  # plain keys only are remembered: no value is kept past its request
+            _PLAIN_SEEN.add(key)
+        return key
+    digest = hmac.new(_PATH_KEY, key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:10]
+    return f"<key:{digest}>"
+
+
 def path_str(path: Path) -> str:
-    """Render a JSON path the way people read it: messages[2].content[0].text."""
+    """Render a JSON path the way people read it: messages[2].content[0].text.
+
+    A key that is not a plain field name shows as `<key:digest>`: paths go to the audit event
+    (`scanned`, `skipped`, a finding's field) and error messages, which must never hold a value.
+    """
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            label = key_label(part)
+            out += f".{label}" if out else label
     return out or "$"
 
 

@@ -6,6 +6,11 @@ log or even use it. Every such string becomes a segment of kind `other`, except 
 formats themselves define (model names, roles, ids, opaque signatures: redacting them would break
 the request; guard.identifiers scans them and blocks on a finding) and parts an adapter deliberately
 skipped (images, tool schemas; they are in `skipped`).
+
+Object keys are text too: `{"metadata": {"jane.doe@gmail.com": 1}}` sends an address in a key. Every
+key that is not a plain field name (guard.providers._wire.plain_key) becomes one segment of kind
+`key`, wherever it sits (metadata, tool schemas, function arguments, unknown fields): a key cannot
+hold a placeholder, so the pipeline blocks a request whose key holds a finding the policy acts on.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from guard.core import Segment
-from guard.providers._wire import MAX_STRINGS, Path, iter_strings, path_str, strings_error
+from guard.providers._wire import MAX_STRINGS, Path, iter_strings, path_str, plain_key, strings_error
+
+KEY = "#key"  # last element of a key segment's path: (..., the key, KEY), not a JSON key itself
+KEY_KIND = "key"
 
 # Keys whose string values are identifiers or enum values in the OpenAI, Anthropic, Gemini, Ollama and
 # ChatGPT web formats (from their API references), never free text.
@@ -38,10 +46,69 @@ def leftover_segments(body: Any, segments: Sequence[Segment], skipped: Sequence[
     for n, (p, s) in enumerate(iter_strings(body)):
         if n >= MAX_STRINGS:
             raise strings_error()
-        if not s or p in covered or _structural(p) or _under(path_str(p), skip_prefixes):
+        if not s or p in covered or _structural(p) or (skip_prefixes and _under(path_str(p), skip_prefixes)):
             continue
         out.append(Segment(s, p, "", "other"))
     return out
+
+
+def key_segments(body: Any) -> list[Segment]:
+    """One segment per distinct object key in body that is not a plain field name, in document order."""
+    if not any(k and not plain_key(k) for k in _keys(body)):
+        return []  # the usual case, found by a walk that builds no paths
+    seen: set[str] = set()
+    out: list[Segment] = []
+    # Paths are built only for the keys that become segments: each container keeps a link to its parent.
+    links: list[tuple[int, str | int]] = [(-1, "")]
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        node, link = stack.pop()
+        inner: list[tuple[Any, int]] = []
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k not in seen:
+                    seen.add(k)
+                    if k and not plain_key(k):
+                        out.append(Segment(k, (*_path(links, link), k, KEY), "", KEY_KIND))
+                if isinstance(v, dict | list):
+                    links.append((link, k))
+                    inner.append((v, len(links) - 1))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                if isinstance(v, dict | list):
+                    links.append((link, i))
+                    inner.append((v, len(links) - 1))
+        stack.extend(reversed(inner))
+    if len(out) > MAX_STRINGS:
+        raise strings_error()
+    return out
+
+
+def _keys(body: Any) -> set[str]:
+    """Every object key in body (parsed JSON: exact dicts and lists)."""
+    seen: set[str] = set()
+    if type(body) is not dict and type(body) is not list:
+        return seen
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            seen.update(node)
+            values = node.values()
+        else:
+            values = node
+        for v in values:
+            if type(v) is dict or type(v) is list:
+                stack.append(v)
+    return seen
+
+
+def _path(links: list[tuple[int, str | int]], link: int) -> Path:
+    parts: list[str | int] = []
+    while link > 0:
+        link, part = links[link]
+        parts.append(part)
+    return tuple(reversed(parts))
 
 
 def _structural(path: Path) -> bool:
