@@ -98,7 +98,8 @@ def test_real_traffic_through_the_proxy_leaves_no_value_in_postgres_or_exports(p
             try:
                 oai.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
             except openai.APIError as exc:
-                raise AssertionError(f"{exc}; proxy said:\n" + "\n".join(guard.lines[-30:])) from None
+                raise AssertionError(f"{exc}; upstream TLS errors {upstream.handshake_errors}; proxy said:\n"
+                                     + "\n".join(guard.lines[-30:])) from None  # fmt: skip
         client.close()
     finally:
         guard.stop()  # terminate: the writer flushes on shutdown

@@ -265,11 +265,22 @@ class Upstream(ThreadingHTTPServer):
     def __init__(self, cert: Path, key: Path, host: str = "127.0.0.1") -> None:
         super().__init__((host, 0), _Handler)
         self.received: list[Received] = []
+        self.handshake_errors: list[str] = []  # server-side TLS failures, for a test's failure message
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
-        self.socket = ctx.wrap_socket(self.socket, server_side=True)
+        # The handshake runs in each connection's own thread, not in accept(): one slow or failing
+        # client then never holds up or drops the others.
+        self.socket = ctx.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.server_address[1]
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            request.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            self.handshake_errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        super().finish_request(request, client_address)
 
     def start(self) -> Upstream:
         self._thread.start()
