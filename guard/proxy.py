@@ -171,10 +171,11 @@ async def serve(cfg: ProxyConfig) -> int:
     """Run the proxy until SIGINT / SIGTERM; return the exit status."""
     from mitmproxy import options
 
-    from guard import upstream_conn
+    from guard import http1_trailers, upstream_conn
     from guard.addon import GuardAddon
 
     upstream_conn.install()  # re-send once when a reused upstream connection closed before replying
+    http1_trailers.install()  # HTTP/1 trailers: a 400 with the reason, not mitmproxy's crash
     pipeline, pool, sink = build(cfg)
     print(f"guard proxy: starting {pool.workers} detection worker(s)…", file=sys.stderr, flush=True)
     await asyncio.get_running_loop().run_in_executor(None, pool.start)

@@ -47,7 +47,6 @@ PLANTS = [
 ]
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None, print_blob=False,
                     suppress_health_check=list(HealthCheck))  # fmt: skip
-MITMPROXY_TRAILERS = b"NotImplementedError: HTTP trailers are not implemented yet."
 TIMEOUT = 20.0  # seconds the proxy has to answer one request (a hang fails the test)
 
 
@@ -169,8 +168,7 @@ class Fuzz:
 
     def check_output(self) -> None:
         out = "\n".join(self.guard.lines[self.first_line :]).encode()
-        # mitmproxy's own HTTP/1 layer raises on request trailers (logged, that connection only): known, not guard's.
-        assert out.count(b"Traceback") == out.count(MITMPROXY_TRAILERS), out[-2000:]
+        assert b"Traceback" not in out, out[-2000:]
         assert not [f for f in FORMS if f in out], "a planted value reached guard's output"
         assert not [f for f in FORMS if f in audit_db_bytes(self.guard_home())], (
             "a planted value reached the audit store"
@@ -472,8 +470,8 @@ def framed_requests(draw: st.DrawFn) -> tuple[str, bytes, bool]:
     te = "Transfer-Encoding: chunked\r\n"
     if kind == "chunked":
         return host, (head + te + "\r\n").encode() + chunked, True
-    if kind == "chunked-trailer":  # mitmproxy 12 cannot read request trailers: no answer, nothing forwarded
-        return host, (head + te + "\r\n").encode() + chunked[:-2] + b"X-Trailer: 1\r\n\r\n", False
+    if kind == "chunked-trailer":  # guard.http1_trailers: a 400 naming the reason, nothing forwarded
+        return host, (head + te + "\r\n").encode() + chunked[:-2] + b"X-Trailer: 1\r\n\r\n", True
     if kind == "bad-size":
         bad = draw(st.sampled_from([b"zz", b"-5", b"fffffffffffffffffff", b" 10", b"0x10"]))
         # a chunk of 2**76 bytes is a promise the client never keeps: the proxy waits for it

@@ -63,3 +63,41 @@ def test_when_connection_is_reused_then_every_request_is_scanned(request, client
         body = _body(i)
         reply = client.post(f"https://localhost:{upstream.port}/v1/chat/completions", json=body)
         _assert_redacted_and_restored(upstream, reply, body)
+
+
+def _raw_through_proxy(guard, guard_ca, port: int, payload: bytes) -> bytes:
+    """CONNECT through guard, TLS with guard's CA, send raw bytes; everything that comes back until close."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", guard.port), timeout=15) as sock:
+        sock.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        assert head.split(b" ")[1] == b"200", head
+        with ssl.create_default_context(cafile=str(guard_ca)).wrap_socket(sock, server_hostname="localhost") as tls:
+            tls.sendall(payload)
+            data = b""
+            while got := tls.recv(65536):
+                data += got
+            return data
+
+
+def test_when_a_chunked_request_ends_with_trailers_then_guard_answers_400_and_forwards_nothing(
+    guard, guard_ca, upstream
+):
+    body = json.dumps(_body()).encode()
+    model = json.loads(body)["model"]
+    payload = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost:{upstream.port}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        f"{len(body):x}\r\n".encode()
+        + body
+        + b"\r\n0\r\nX-Checksum: 1\r\n\r\n"
+    )
+    before = len(guard.lines)
+    reply = _raw_through_proxy(guard, guard_ca, upstream.port, payload)
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert b"trailer" in reply, "the employee is told why"
+    assert model not in upstream.seen() and EMAIL not in upstream.seen()
+    assert "Traceback" not in "\n".join(guard.lines[before:]), "answered, not crashed"
