@@ -50,8 +50,11 @@ async def inspect(pipeline: Pipeline, base: FlowState, text: str | None) -> Flow
         if text is None:
             return _block(st, ("websocket-binary",), "binary WebSocket messages cannot be inspected")
         st.request_bytes = len(text.encode("utf-8", "surrogatepass"))
-        if len(text) > MAX_MESSAGE_CHARS:
-            return _block(st, ("websocket-too-large",), f"WebSocket message over {MAX_MESSAGE_CHARS} characters")
+        if len(text) > MAX_MESSAGE_CHARS:  # a limit like the request limits: named, with what to change
+            st.error = f"limit websocket-message: over {MAX_MESSAGE_CHARS} characters"
+            return _block(st, ("guard-limit-websocket-message",),
+                          f"the WebSocket message is longer than guard's limit of {MAX_MESSAGE_CHARS} characters "
+                          "(websocket-message limit). Send it in shorter messages")  # fmt: skip
         segments = segments_of(text)
         st.scanned = tuple(_path_str(s.path) for s in segments)[:200]
         found = await pipeline.pool.scan([s.text for s in segments]) if segments else []

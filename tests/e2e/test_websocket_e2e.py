@@ -123,3 +123,21 @@ def test_when_websocket_is_inspected_then_clean_messages_pass_and_a_secret_cuts_
     assert ws_upstream.received[before:] == [hello]  # nothing after the blocked message reached the upstream
     rows = websocket_rows(ws_home)
     assert rows and rows[0]["action"] == "block" and {f["category"] for f in rows[0]["findings"]} == {"secret"}
+
+
+def test_when_a_websocket_message_is_over_the_limit_then_it_is_dropped_with_the_limit_named(
+    inspect_guard, ws_home, ws_upstream
+):
+    from guard.wsinspect import MAX_MESSAGE_CHARS
+
+    ca = ws_home / "ca" / "mitmproxy-ca-cert.pem"
+    before = len(ws_upstream.received)
+    big = json.dumps({"type": "conversation.item.create", "item": {"content": [{"text": "a " * MAX_MESSAGE_CHARS}]}})
+    with open_ws(inspect_guard, ca, ws_upstream.port) as ws:
+        ws.send(big)
+        err = json.loads(ws.recv(timeout=30))
+    assert err["type"] == "error" and "websocket-message limit" in err["error"]["message"]
+    assert "shorter messages" in err["error"]["message"]
+    assert ws_upstream.received[before:] == []
+    rows = [r for r in websocket_rows(ws_home) if r["error"].startswith("limit websocket-message")]
+    assert rows and rows[-1]["action"] == "block"
