@@ -31,6 +31,10 @@ _PART_IN_LINE = re.compile(rf"(?:{_PART.pattern})(?=$|[?!.,;]|[ ]+[a-z])")
 _HAS_ZIP_OR_UNIT = re.compile(rf"{_UNIT}|(?<![\w-]){_ZIP}\.?$")
 # Same line after the street: unit, town, region, postcode ("Apt. 3 LEIPZIG SN", ", Szeged, 6720").
 _TAIL = re.compile(rf"(?:,?[ ]{_UNIT})*(?:,?[ ](?:{_ZIP}|[A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩА-Я][\w'’\-]*|nan)(?![\w@]))*")
+_UNIT_BEFORE = re.compile(
+    r"(?<![\w.])(?:P\.?[ ]?O\.?[ ]?Box|(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat)[ ]\d{1,5}[A-Za-z]?,?)[ ]$",
+    re.IGNORECASE,
+)
 # A street line in European order, "040 Snellmaninkatu 55", or with a building number first.
 STREET_LINE = re.compile(
     r"(?m)^[ \t>?*]*(?P<v>\d{1,6}[A-Za-z]?[ ](?:[^\W\d_][\w.'’\-]*[ ]){1,4}\d{1,5}[A-Za-z]?\.?)[ \t]*(?=\n|$|,)"
@@ -58,6 +62,10 @@ def _grow(text: str, s: int, e: int) -> tuple[int, int]:
     before = re.search(r"(?<![\w.,\-])\d{1,6}[ ]$", text[max(0, s - 8) : s])
     if before:
         s -= len(before.group())
+    # A unit or post-office box written before the street ("Apt. 6 40 Kirkevej 3", "P.O. Box 12 ...").
+    unit = _UNIT_BEFORE.search(text[max(0, s - 16) : s])
+    if unit:
+        s -= len(unit.group())
     tail = _TAIL.match(text, e)
     if tail:
         e = tail.end()

@@ -19,7 +19,7 @@ import ahocorasick
 from guard.core import CATEGORIES, Finding
 from guard.detect.address import extend_addresses
 from guard.detect.decode import candidates
-from guard.detect.names import label_names
+from guard.detect.names import label_names, more_names
 from guard.detect.normalize import View, normalize
 from guard.detect.rules import Rule, load_detectors
 from guard.detect.validators import VALIDATORS, shannon_entropy
@@ -89,6 +89,7 @@ class Engine:
                     acc.extend(extra)
             for i, view, finds in zip(todo, views, found, strict=True):
                 resolved = resolve_overlaps(finds + label_names(view.text, finds))
+                resolved = resolve_overlaps(resolved + more_names(view.text, resolved))
                 if view.changed:
                     resolved = [_remap(f, view) for f in resolved]
                 self._remember(texts[i], resolved)

@@ -255,6 +255,8 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
     span = span.strip(" '\"“”‘’()-.,:;")
     if span.endswith("'s") or span.endswith("’s"):
         span = span[:-2]
+    # A unit word after a name starts the address that follows it ("Mrs. Ann Lowe Apt. 6 ...").
+    span = re.sub(r"(?:[ ]+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room))+\.?$", "", span)
     start += lead
     end = start + len(span)
     if not span or not plausible_name(span):
@@ -281,3 +283,99 @@ def relabel(text: str, label: str, start: int, end: int) -> tuple[int, int] | No
     if label == "ORG" and len(toks) <= 3 and (toks[-1].lower() in last or any(_NAME_SHAPE.search(t) for t in toks)):
         return start, end
     return None
+
+
+# Cues after which a lower-case word is a name in chat text ("my name is tove", "ms. odalys").
+_LOWER_CUE = re.compile(
+    r"(?i:\b(?:my name is|my name's|(?:first|last|middle|maiden|family|given)[ ]name is|surname is|"
+    r"(?:people|everyone|everybody|they|friends)[ ]calls?[ ]me|(?:mr|mrs|ms|dr)\.))[ ]+"
+    r"(?P<w>[a-zß-öø-ÿā-ž][a-zß-öø-ÿā-ž'’\-]*[a-zß-öø-ÿā-ž])(?:[ ](?P<w2>[a-zß-öø-ÿā-ž][a-zß-öø-ÿā-ž'’\-]*[a-zß-öø-ÿā-ž]))?"
+    r"(?![\w@(\-])"
+)
+# Lower-case words that follow "my name is" without being a name.
+_NOT_NAME = frozenset(
+    """a an the not no on in at of and or but is was so very just also still really too here there this that
+    what who why how when where which as for from with without your my his her their our its it me you him
+    them we they us called actually definitely literally currently listed written spelled""".split()
+)
+# A list of single words joined by commas and a last "and" (Orvik, Palmer and Dunne).
+_LIST = re.compile(
+    rf"(?<![\w@.\-/])(?:{_WORD}|[a-z]{{3,}})(?:,[ ](?:{_WORD}|[a-z]{{3,}})){{0,8}},?[ ]and[ ](?:{_WORD}|[a-z]{{3,}})(?![\w@(\-])"
+)
+
+# Words before a list that make it places, firms or terms rather than people.
+_LIST_NOT_AFTER = re.compile(
+    r"(?:\b(?:in|at|to|from|near|of|via|into|visit|visiting|around|like|as|the|The)|[A-Z][\w'’\-]*)[ ]$"
+)
+_ORG_WORD = frozenset("corporation corp sons brothers partners associates".split())
+_LINE_HEAD = re.compile(r"[ \t>*\-]*")
+_CLAUSE_END = re.compile(r"[ ]*(?:[.,!?;:\n]|$)")
+_MORE_NAME = re.compile(r"[ ]+[A-Z]")
+
+
+def more_names(text: str, findings: list[Finding]) -> list[Finding]:
+    """Names the first pass leaves out, from the names it found and from strong lower-case cues.
+
+    A name found once is the same name where it occurs again in the text; the other members of a
+    list of single words ("X, Y and Z") that holds a found name are names too; and after "my name
+    is", "everyone calls me" or a title, a lower-case word is a name in chat text.
+    """
+    first, last = gazetteer()
+    persons = [(f.start, f.end) for f in findings if f.category == "person"]
+    taken = bytearray(len(text))  # 1 where a finding already lies
+    for f in findings:
+        taken[f.start : f.end] = b"\x01" * (f.end - f.start)
+    out: list[Finding] = []
+
+    code: dict[int, bool] = {}  # line start -> does the line read as code
+
+    def add(s: int, e: int, rule: str) -> None:
+        if any(taken[s:e]):
+            return
+        line = text.rfind("\n", 0, s) + 1
+        if line not in code:
+            code[line] = code_line(text, s, e)
+        if not code[line]:
+            out.append(Finding("person", "PERSON", rule, s, e, 0.5))
+            taken[s:e] = b"\x01" * (e - s)
+
+    for m in _LOWER_CUE.finditer(text):
+        s, e = m.span("w")
+        if m.group("w") in _NOT_NAME or m.group("w") in _COMMON:
+            continue
+        w2 = m.group("w2")
+        if w2 and w2 not in _NOT_NAME and (w2 in last or _NAME_SHAPE.search(w2) or _CLAUSE_END.match(text, m.end())):
+            e = m.end()
+        add(s, e, "person-cue")
+    if not persons:
+        return out
+    # Whole-word repeats of a found name's Titlecase words.
+    seen: set[str] = set()
+    for s, e in persons:
+        for tok in re.findall(_WORD, text[s:e]):
+            low = tok.lower()
+            if low in seen or low in _COMMON or low in _NOT_LAST or len(tok) < 3 or _TITLE.search(tok + " "):
+                continue
+            seen.add(low)
+            for r in re.finditer(rf"(?<![\w@.\-/]){re.escape(tok)}(?![\w@(\-])", text):
+                add(r.start(), r.end(), "person-repeat")
+    for m in _LIST.finditer(text):
+        items = [(i.start(), i.end()) for i in re.finditer(r"[^\s,]+", m.group()) if i.group() != "and"]
+        items = [(m.start() + a, m.start() + b) for a, b in items]
+        if not any(any(a < pe and ps < b for ps, pe in persons) for a, b in items):
+            continue
+        words = [text[a:b] for a, b in items]
+        if any(
+            w.lower() in _NOT_LAST or w.lower() in _ORG_WORD or w.lower() in _NOT_NAME or w.isupper() for w in words
+        ):
+            continue
+        if len({w[0].islower() for w in words}) > 1 or _LIST_NOT_AFTER.search(text[max(0, m.start() - 24) : m.start()]):
+            continue  # mixed case, or a firm, place or term: "from Ames, Brook and Cole"
+        line = text.rfind("\n", 0, m.start()) + 1
+        if _LINE_HEAD.match(text, line, m.start()).end() == m.start():
+            continue  # a line opened by "X, Y and Z" is a firm name more often than three people
+        if _MORE_NAME.match(text, m.end()):
+            continue  # the list runs into a longer name: "Hale, Moss and Finch Quartet"
+        for a, b in items:
+            add(a, b, "person-list")
+    return out

@@ -113,3 +113,49 @@ def test_when_prose_mentions_a_handle_then_it_is_found_but_code_decorators_are_n
     assert _found(engine, "great thread, thanks @kira_dev for the fix")["person"] == ["@kira_dev"]
     code = "class Point:\n    @property\n    def norm(self):\n        return 1\n\n@dataclass\nclass Box:\n    pass\n"
     assert _found(engine, code) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # A name found once is found again where it recurs alone.
+        ("My name is Ilse Varga but everyone calls me Ilse. Ilse will sign.", ["Ilse Varga", "Ilse", "Ilse"]),
+        # The other members of a list that holds a found name.
+        ("The founders were Brodsky, Hannah and Quarmby.", ["Brodsky", "Hannah", "Quarmby"]),
+        # Lower-case names after strong cues in chat text.
+        ("hi, my name is tove lindqvist. please block my card", ["tove lindqvist"]),
+        ("ok so ms. odalys rang about the refund", ["odalys"]),
+    ],
+)
+def test_when_a_name_recurs_is_listed_or_follows_a_strong_cue_then_every_mention_is_found(engine, text, names):
+    assert _found(engine, text).get("person", []) == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please call me back tomorrow, my name is not important",
+        "dr. who is on tonight",
+        "Terms such as Patience and Rigour get capitals here",
+        "Ames, Brook and Cole is a law firm",
+    ],
+)
+def test_when_cue_words_or_firm_lists_hold_no_name_then_no_person_is_added(engine, text):
+    persons = _found(engine, text).get("person", [])
+    assert not {"who", "not", "Patience", "Ames"} & set(persons), persons
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Meet me at the corner of 5th Avenue and Main Street.", "the corner of 5th Avenue and Main Street"),
+        ("Mrs. Ann Lowe Apt. 675 62314 Kirkevej 32\nAalborg NO 9100", "Apt. 675 62314 Kirkevej 32\nAalborg NO 9100"),
+        ("send it to uscgc hale\nfpo ap 96612 please", "uscgc hale\nfpo ap 96612"),
+    ],
+)
+def test_when_address_is_an_intersection_unit_first_or_lower_case_military_then_it_is_found_whole(engine, text, value):
+    assert value in _found(engine, text)["address"]
+
+
+def test_when_the_corner_of_is_not_a_street_then_no_address_is_found(engine):
+    assert "address" not in _found(engine, "I saw it at the corner of my eye and then it was gone.")
