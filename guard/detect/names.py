@@ -292,6 +292,7 @@ _LOWER_CUE = re.compile(
     r"(?P<w>[a-zß-öø-ÿā-ž][a-zß-öø-ÿā-ž'’\-]*[a-zß-öø-ÿā-ž])(?:[ ](?P<w2>[a-zß-öø-ÿā-ž][a-zß-öø-ÿā-ž'’\-]*[a-zß-öø-ÿā-ž]))?"
     r"(?![\w@(\-])"
 )
+_CUE_WORDS = ("name", "call", "mr.", "mrs.", "ms.", "dr.")  # each _LOWER_CUE match holds one (lower-cased)
 # Lower-case words that follow "my name is" without being a name.
 _NOT_NAME = frozenset(
     """a an the not no on in at of and or but is was so very just also still really too here there this that
@@ -339,7 +340,9 @@ def more_names(text: str, findings: list[Finding]) -> list[Finding]:
             out.append(Finding("person", "PERSON", rule, s, e, 0.5))
             taken[s:e] = b"\x01" * (e - s)
 
-    for m in _LOWER_CUE.finditer(text):
+    low = text.lower()  # every cue holds one of these: skip the case-blind regex pass when none is there
+    cued = any(c in low for c in _CUE_WORDS)
+    for m in _LOWER_CUE.finditer(text) if cued else ():
         s, e = m.span("w")
         if m.group("w") in _NOT_NAME or m.group("w") in _COMMON:
             continue
@@ -359,7 +362,7 @@ def more_names(text: str, findings: list[Finding]) -> list[Finding]:
             seen.add(low)
             for r in re.finditer(rf"(?<![\w@.\-/]){re.escape(tok)}(?![\w@(\-])", text):
                 add(r.start(), r.end(), "person-repeat")
-    for m in _LIST.finditer(text):
+    for m in _LIST.finditer(text) if " and " in text else ():
         items = [(i.start(), i.end()) for i in re.finditer(r"[^\s,]+", m.group()) if i.group() != "and"]
         items = [(m.start() + a, m.start() + b) for a, b in items]
         if not any(any(a < pe and ps < b for ps, pe in persons) for a, b in items):
