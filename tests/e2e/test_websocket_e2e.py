@@ -139,5 +139,9 @@ def test_when_a_websocket_message_is_over_the_limit_then_it_is_dropped_with_the_
     assert err["type"] == "error" and "websocket-message limit" in err["error"]["message"]
     assert "shorter messages" in err["error"]["message"]
     assert ws_upstream.received[before:] == []
-    rows = [r for r in websocket_rows(ws_home) if r["error"].startswith("limit websocket-message")]
+    deadline = time.monotonic() + 20  # the audit writer is asynchronous; earlier tests' rows are there already
+    while not (rows := [r for r in websocket_rows(ws_home) if r["error"].startswith("limit websocket-message")]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     assert rows and rows[-1]["action"] == "block"
