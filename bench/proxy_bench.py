@@ -9,9 +9,11 @@ redacts every one). Per configuration, same run: latency phase (each client paus
 before and between requests, as people do: the steady state, no herd at t=0), stream phase (TTFT:
 time to the first SSE byte), flood phase (closed loop, no pause: throughput), solo phase (one
 client alone: the added latency without any queueing), burst phase (all clients at the same
-instant, 5 times: the thundering herd). Each client's connection is opened before a phase's clock
-starts. Configurations in order: direct, guard with each --workers
-value, direct again; the direct baseline is the median of its two runs. Also reported: the proxy's
+instant, 5 times: the thundering herd). Each client's connection is opened before a block's clock
+starts. All configurations (direct, and a `guard proxy` per --workers value) are up for the whole
+run and measured interleaved: each phase is cut into --rounds blocks and the configurations take
+turns block by block, so a shared machine that slows down or speeds up during the run shifts direct
+and guard alike (the same code measured an hour apart on this VM differed by 35 %). Also reported: the proxy's
 CPU time per request (proxy process + detection workers, from /proc), which does not depend on how
 busy the rest of the machine is.
 """
@@ -260,6 +262,8 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2,1p",
                     help="detection worker counts to measure, comma-separated; 'Np': N workers, pattern rules only")
     ap.add_argument("--solo", type=int, default=100, help="requests from one client alone (no queueing)")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="blocks per phase; configurations take turns block by block (drift hits all alike)")
     ap.add_argument("--think", type=float, default=1.0, help="mean pause between a client's requests, s (latency phases)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "proxy.json")
     ap.add_argument("--serve-upstream", nargs=3, help=argparse.SUPPRESS)
@@ -286,41 +290,23 @@ def main() -> None:
         (rules / "destinations.yaml").write_text(
             "public:\n  - name: bench\n    hosts: [localhost]\n    adapter: openai\nprivate: []\n")
         direct_ctx = ssl.create_default_context(cafile=str(ca))
-        phases: dict[str, dict] = {}
-        offset = 0
-
-        def run(name: str, proxy: str | None, ctx: ssl.SSLContext, pid: int = 0) -> None:
-            nonlocal offset
-            asyncio.run(load(base, proxy, ctx, args.clients, 40, False, 10_000_000 + offset))  # warm-up
-            cpu0 = tree_cpu_s(pid) if pid else 0.0
-            paced = asyncio.run(load(base, proxy, ctx, args.clients, args.requests, False, offset, args.think))
-            cpu = (tree_cpu_s(pid) - cpu0) * 1000 / args.requests if pid else None
-            offset += args.requests
-            streamed = asyncio.run(load(base, proxy, ctx, args.clients, args.stream_requests, True, offset, args.think))
-            offset += args.stream_requests
-            flood = asyncio.run(load(base, proxy, ctx, args.clients, args.requests, False, offset))
-            offset += args.requests
-            solo = asyncio.run(load(base, proxy, ctx, 1, args.solo, False, offset))
-            offset += args.solo
-            herd = asyncio.run(load(base, proxy, ctx, args.clients, args.clients * 5, False, offset, burst_rounds=5))
-            offset += args.clients * 5
-            phases[name] = {"plain": summary(paced), "stream": summary(streamed), "flood": summary(flood),
-                            "solo": summary(solo), "burst": summary(herd),
-                            "proxy_cpu_ms_per_request": round(cpu, 2) if cpu is not None else None}  # fmt: skip
-            print(name, json.dumps(phases[name]), flush=True)
-
-        run("direct-1", None, direct_ctx)
-        for spec in args.workers.split(","):
+        configs: dict[str, tuple[str | None, ssl.SSLContext, int]] = {"direct": (None, direct_ctx, 0)}
+        homes: dict[str, Path] = {}
+        for spec in args.workers.split(","):  # every proxy is up for the whole run, idle while others are measured
             n, models = int(spec.rstrip("p")), not spec.endswith("p")
             home = tmp / f"home-{spec}"
             proc, port = start_guard(home, rules, ca, n, models)
             procs.append(proc)
             guard_ctx = ssl.create_default_context(cafile=str(home / "ca" / "mitmproxy-ca-cert.pem"))
-            run(f"guard-w{spec}", f"http://127.0.0.1:{port}", guard_ctx, proc.pid)
+            configs[f"guard-w{spec}"] = (f"http://127.0.0.1:{port}", guard_ctx, proc.pid)
+            homes[f"guard-w{spec}"] = home
+        phases = measure(base, configs, args)
+        for name, home in homes.items():
+            pid = configs[name][2]
+            proc = next(p for p in procs if p.pid == pid)
             proc.terminate()
             proc.wait(30)
-            phases[f"guard-w{spec}"]["audit"] = audit_summary(home / "audit.jsonl")
-        run("direct-2", None, direct_ctx)
+            phases[name]["audit"] = audit_summary(home / "audit.jsonl")
     finally:
         for p in procs:
             if p.poll() is None:
@@ -334,12 +320,62 @@ def main() -> None:
     print(f"\nwrote {args.out}")
 
 
+def measure(base: str, configs: dict[str, tuple[str | None, ssl.SSLContext, int]], args: argparse.Namespace) -> dict:
+    """Run every phase for every configuration, interleaved: each phase is cut into --rounds blocks and
+    the configurations take turns block by block (in a rotating order), so a machine that slows down
+    or speeds up during the run (a shared VM does) shifts direct and guard alike."""
+    rounds = max(1, args.rounds)
+    plan = [  # phase, requests in all, clients, stream, think, burst rounds per block
+        ("plain", args.requests, args.clients, False, args.think, 0),
+        ("stream", args.stream_requests, args.clients, True, args.think, 0),
+        ("flood", args.requests, args.clients, False, 0.0, 0),
+        ("solo", args.solo, 1, False, 0.0, 0),
+        ("burst", args.clients * 5, args.clients, False, 0.0, max(1, -(-5 // rounds))),
+    ]
+    names = list(configs)
+    offset = 0
+    for k, name in enumerate(names):  # warm-up: connections, certificates, caches, lazily built parts
+        proxy, ctx, _ = configs[name]
+        asyncio.run(load(base, proxy, ctx, args.clients, 40, False, 10_000_000 + 1000 * k))
+    blocks: dict[str, dict[str, list[dict]]] = {n: {p[0]: [] for p in plan} for n in names}
+    cpu = dict.fromkeys(names, 0.0)
+    for phase, total, clients, stream, think, burst in plan:
+        per = max(1, total // rounds) if not burst else clients * burst
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                proxy, ctx, pid = configs[name]
+                cpu0 = tree_cpu_s(pid) if pid else 0.0
+                got = asyncio.run(load(base, proxy, ctx, clients, per, stream, offset, think, burst_rounds=burst))
+                if phase == "plain" and pid:
+                    cpu[name] += tree_cpu_s(pid) - cpu0
+                offset += per
+                blocks[name][phase].append(got)
+        print(phase, "done", flush=True)
+    phases: dict[str, dict] = {}
+    for name in names:
+        merged = {phase: _merge(runs) for phase, runs in blocks[name].items()}
+        n_plain = merged["plain"]["n"]
+        phases[name] = {phase: summary(run) for phase, run in merged.items()} | {
+            "proxy_cpu_ms_per_request": round(cpu[name] * 1000 / n_plain, 2) if configs[name][2] else None}
+        print(name, json.dumps(phases[name]), flush=True)
+    return phases
+
+
+def _merge(runs: list[dict]) -> dict:
+    kinds: dict[str, int] = {}
+    for r in runs:
+        for k, v in r["error_kinds"].items():
+            kinds[k] = kinds.get(k, 0) + v
+    return {"latency_ms": [x for r in runs for x in r["latency_ms"]], "ttft_ms": [x for r in runs for x in r["ttft_ms"]],
+            "wall_s": sum(r["wall_s"] for r in runs), "errors": sum(r["errors"] for r in runs),
+            "n": sum(r["n"] for r in runs), "error_kinds": kinds}  # fmt: skip
+
+
 def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
-    """Median direct baseline, added latency / TTFT per worker count, and a printed table."""
-    directs = [phases["direct-1"], phases["direct-2"]]
+    """Direct baseline (measured interleaved with guard), added latency / TTFT per worker count, a table."""
 
     def base(kind: str, key: str) -> float:
-        return statistics.median(d[kind][key] for d in directs)
+        return phases["direct"][kind][key]
 
     rows = []
     for name, ph in phases.items():
@@ -374,7 +410,7 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": {"clients": args.clients, "requests": args.requests, "stream_requests": args.stream_requests,
-                     "think_s": args.think, "prompt_bytes": 2048},  # fmt: skip
+                     "think_s": args.think, "rounds": args.rounds, "prompt_bytes": 2048},  # fmt: skip
         "load_average_at_end": os.getloadavg(),
         "direct_baseline": {k: base("plain", k) for k in ("p50_ms", "p99_ms")}
         | {"ttft_p50_ms": base("stream", "ttft_p50_ms"), "flood_rps": base("flood", "rps"),

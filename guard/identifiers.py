@@ -107,6 +107,14 @@ def key_refusal(segments: Sequence[Segment], found: Sequence[Sequence[Finding]],
     return Decision(Action.BLOCK, rules + decision.rules, message)
 
 
+def known_key_refusal(decision: Decision) -> Decision:
+    """A BLOCK when an object key holds a value replaced earlier in the conversation (it has no finding now)."""
+    message = ("guard blocked this request: a field name in the request holds a value guard replaced with a "
+               "placeholder earlier in this conversation, and guard cannot replace a field name with a placeholder. "
+               "Put that data in a value instead of a key, or remove it, and send the request again")  # fmt: skip
+    return Decision(Action.BLOCK, ("guard-field-name-known-value", *decision.rules), message)
+
+
 def audit_model(model: str, pairs: Iterable[Hit]) -> str:
     """The model as the audit event may store it: masked when any exact-category finding lies inside it."""
     for seg, f in pairs:

@@ -31,6 +31,7 @@ from guard.vault import Vault, VaultStore
 
 log = logging.getLogger(__name__)
 MAX_FIELDS = 200  # scanned/skipped field names kept per audit event
+KNOWN_VALUE_RULE = "conversation-known-value"  # the rule of a REDACT forced by a value the vault knows
 
 
 class AuditSink(Protocol):
@@ -298,6 +299,11 @@ class Pipeline:
         ctx: RequestContext,
         path: str,
     ) -> Outcome:
+        if decision.action is Action.ALLOW and not decision.monitor and self._recurs(st, parsed, segments):
+            # Nothing found this time, but a value replaced earlier in this conversation is back (ChatGPT web
+            # sends only the new message; "zhang wei" in lower case is no finding on its own): replace it again.
+            decision = st.decision = Decision(Action.REDACT, (KNOWN_VALUE_RULE,), "a value replaced earlier in "
+                                              "this conversation")  # fmt: skip
         if decision.monitor or decision.action is Action.ALLOW:
             return Outcome(st, Action.ALLOW if not decision.monitor else decision.action)
         if (refusal := identifiers.key_refusal(segments, found, decision)) is not None:
@@ -326,6 +332,9 @@ class Pipeline:
         for seg, fs in zip(segments, found, strict=True):
             chosen = [f for f in fs if f.category in decision.redact_categories]
             if seg.kind == identifiers.KEY_KIND:  # an object key: never rewritten (key_refusal blocked above)
+                if vault.known_in(seg.text):  # ...nor allowed to carry a value replaced elsewhere
+                    st.decision = identifiers.known_key_refusal(decision)
+                    return self.block(st, st.decision.reason, policy=True)
                 continue
             if seg.path and seg.path[-1] == attachments.EXTRACTED:
                 if chosen:  # placeholders cannot be written into a PDF or spreadsheet
@@ -341,6 +350,13 @@ class Pipeline:
         st.redactions = replacements
         body = providers.rebuild_body(parsed, replacements) if replacements else None
         return Outcome(st, Action.REDACT, body=body)
+
+    def _recurs(self, st: FlowState, parsed: providers.ParsedRequest, segments: Sequence[Segment]) -> bool:
+        """Does any segment hold a value this conversation's vault (if it has one yet) replaced before?"""
+        if st.destination.kind == "private":  # the company's own model may see the values
+            return False
+        vault = self.vaults.peek(self.conversation_id(parsed, st.identity))
+        return vault is not None and any(vault.known_in(s.text) for s in segments)
 
     def _seal_evidence(self, st: FlowState, segments: Sequence[Segment]) -> None:
         from guard.audit.evidence import seal

@@ -52,8 +52,10 @@ def proxy(
                      "their base URL to guard; URL must be a destination in destinations.yaml)."),
     ] = "regular",  # fmt: skip
     workers: Annotated[
-        int, typer.Option("--workers", envvar="GUARD_WORKERS", help="Detection worker processes (0: one per core).")
-    ] = 0,
+        int,
+        typer.Option("--workers", envvar="GUARD_WORKERS",
+                     help="Detection worker processes (0: one per core less one, for the event loop; at least 1)."),
+    ] = 0,  # fmt: skip
     htpasswd: Annotated[
         Path | None,
         typer.Option("--htpasswd", envvar="GUARD_HTPASSWD",

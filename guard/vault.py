@@ -120,6 +120,10 @@ class Vault:
                 out.append((start, end, ""))
         return out
 
+    def known_in(self, text: str) -> bool:
+        """Does text hold, as a whole word, a value this vault replaced earlier in the conversation?"""
+        return bool(self._value) and bool(self._known_spans(text))
+
     def restore(self, text: str, *, json_escape: bool = False) -> str:
         """Put the real values back for placeholders this vault issued; leave every other bracket as is.
 
@@ -165,6 +169,10 @@ class VaultStore:
         else:
             self._vaults.move_to_end(conversation_id)
         return vault
+
+    def peek(self, conversation_id: str) -> Vault | None:
+        """The vault of a conversation if it has one (none is created, the LRU order is kept)."""
+        return self._vaults.get(conversation_id)
 
     def __len__(self) -> int:
         return len(self._vaults)
