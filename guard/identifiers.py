@@ -17,13 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from guard.core import Action, Decision, Finding, Segment, mask
-from guard.providers._wire import path_str
+from guard.providers._wire import key_label, path_str
 from guard.providers.leftover import KEY_KIND, STRUCTURAL
 
 BLOCKING = frozenset({"secret", "email", "payment_card", "national_id", "bank_account"})
 PATH_MODEL: tuple[str | int, ...] = ("<url>", "model")  # a model named in the URL (Gemini, Azure deployment)
+QUERY = ("<url>", "query")  # a query-string parameter: ("<url>", "query", name); its name alone: QUERY
+# The provider's own API key where its API takes it in the URL (Gemini: ?key=), like the Authorization
+# header: it goes where it is meant to go, and is not scanned.
+QUERY_CREDENTIALS = frozenset({"key", "api-key", "api_key"})
+MAX_QUERY_FIELDS = 200
 _WORDS = {"payment_card": "a payment card number", "national_id": "a national id number",
           "bank_account": "a bank account number", "email": "an e-mail address", "secret": "a secret"}  # fmt: skip
 
@@ -56,6 +62,27 @@ def segments(parsed: Any) -> list[Segment]:
     model = parsed.model
     if model and model not in out and not any(s.text == model for s in parsed.segments):
         out[model] = Segment(model, PATH_MODEL, "", "identifier")  # named in the URL, not the body
+    return list(out.values())
+
+
+def query_segments(path: str) -> list[Segment]:
+    """The request URL's query-string parameters (percent-decoded), each an identifier segment.
+
+    Text in a URL leaves the company as surely as text in a body (`?q=` of a search, a note in a
+    parameter), and a URL cannot take a placeholder either; names that are not plain field names are
+    scanned too. The provider credential parameters (QUERY_CREDENTIALS) are left alone.
+    """
+    query = urlsplit(path).query
+    if not query:
+        return []
+    out: dict[str, Segment] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True)[:MAX_QUERY_FIELDS]:
+        if name.lower() in QUERY_CREDENTIALS:
+            continue
+        if name and name not in out and key_label(name) != name:
+            out[name] = Segment(name, QUERY, "", "identifier")
+        if value and value not in out:
+            out[value] = Segment(value, (*QUERY, name), "", "identifier")
     return list(out.values())
 
 
@@ -131,5 +158,9 @@ def unchecked(model: str) -> str:
 def _field(path: Sequence[str | int]) -> str:
     if tuple(path) == PATH_MODEL:
         return "model (in the URL)"
+    if tuple(path) == QUERY:
+        return "URL parameter name"
+    if tuple(path[:2]) == QUERY:
+        return f"URL parameter {key_label(str(path[2]))}"  # a name that is not a plain field name: <key:digest>
     last = path[-1] if path else ""
     return str(last).replace("_", " ") if isinstance(last, str) else path_str(path)

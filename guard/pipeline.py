@@ -168,7 +168,8 @@ class Pipeline:
             t = time.perf_counter()
             segments = parsed.segments
             cross = crossscan.probes(segments)  # values spread over several user messages
-            idents = identifiers.segments(parsed)  # model names, roles, ids: scanned in the same batch, never rewritten
+            # Model names, roles, ids and the URL's query string: scanned in the same batch, never rewritten.
+            idents = identifiers.segments(parsed) + identifiers.query_segments(req.path)
             texts = [s.text for s in segments] + [p.text for p in cross] + [s.text for s in idents]
             # The workers get the texts now; the classifiers (markings, codenames, EDM, source code) run
             # here meanwhile, so their time hides behind the workers' instead of adding to it.

@@ -97,6 +97,36 @@ async def test_when_a_gemini_url_names_an_email_as_the_model_then_it_is_blocked(
     assert event(p, out, sink)["model"] == mask(EMAIL)
 
 
+@pytest.mark.parametrize(("query", "field", "says"), [
+    (f"?note={EMAIL}", "URL parameter note", "an e-mail address"),
+    (f"?api-version=2024-06-01&q=deploy%20with%20{AKID}", "URL parameter q", "a secret"),
+    ("?" + EMAIL.replace("@", "%40"), "URL parameter name", "an e-mail address"),
+])  # fmt: skip
+async def test_when_the_url_query_holds_an_email_or_a_key_then_the_request_is_blocked(pool, sink, query, field, says):
+    p = make(pool, sink)
+    out = await p.process(req(p, {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+                              path="/v1/chat/completions" + query))  # fmt: skip
+    assert out.action is Action.BLOCK
+    assert f"its {field} field holds {says}" in message(out) and EMAIL not in message(out) and AKID not in message(out)
+    raw = json.dumps(event(p, out, sink))
+    assert EMAIL not in raw and AKID not in raw
+
+
+async def test_when_the_query_is_ordinary_or_carries_the_providers_own_key_then_nothing_blocks(pool, sink):
+    p = make(pool, sink)
+    gemini_key = "AIza575yx8xm5MslfY5ubiheyEd7P4zDL-ak6J0"  # random; Gemini takes its API key as ?key=
+    body = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
+    out = await p.process(req(p, body, "generativelanguage.googleapis.com",
+                              f"/v1beta/models/gemini-1.5-pro:streamGenerateContent?alt=sse&key={gemini_key}"))  # fmt: skip
+    assert out.action is Action.ALLOW
+    assert [f.rule_id for f in (await pool.scan([gemini_key]))[0]] == ["gcp-api-key"]  # a key anywhere else
+    chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
+    for query in ("?api-version=2024-06-01", "?offset=0&limit=28&order=updated",
+                  "?conversation_id=6802f1a2-7c1e-8000-9a1b-0c2d3e4f5a6b&beta=true", "?q=quarterly%20plan"):  # fmt: skip
+        out = await p.process(req(p, chat, path="/v1/chat/completions" + query))
+        assert out.action is Action.ALLOW, query
+
+
 async def test_when_model_ids_look_like_names_dates_or_phones_then_nothing_blocks(pool, sink):
     p = make(pool, sink)
     for model in ("gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022", "john-smith-ft-2024-10-22", "+1 415 555 0132"):
