@@ -3,7 +3,7 @@
 Every adapter's endpoints get truncated, deeply nested, oversized, mistyped, wrongly encoded (charset
 and Content-Encoding), wrongly typed (Content-Type), multipart and oddly framed (chunked, raw
 sockets) bodies, each carrying a planted e-mail address and AWS key (raw, base64, hex or
-percent-encoded). For each request: the proxy answers within a bounded time and stays up; either it
+percent-encoded), and clean bodies whose URL query string carries them (value or name, encoded 0-2 times). For each request: the proxy answers within a bounded time and stays up; either it
 is guard's own block in the provider's error format (no traceback, no planted value), or what the
 upstream received holds no form of the planted values. guard's output and audit store never hold them.
 """
@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import brotli
 import httpx
@@ -224,6 +224,8 @@ def _strings(node: Any) -> Iterator[str]:
 def leaks_in(rec: Received) -> list[str]:
     """Which planted forms the upstream could read in what it received (raw bytes, decoded, JSON strings)."""
     views = [rec.body, decoded(rec)]
+    url = rec.path  # the request target: its query string leaves the company too (decoded up to twice)
+    views += [url.encode("latin-1", "replace"), unquote_plus(url).encode(), unquote_plus(unquote_plus(url)).encode()]
     for view in list(views):
         for charset in ("utf-8-sig", "utf-16", "utf-32"):
             try:
@@ -440,6 +442,34 @@ def test_when_content_encoding_is_bombed_lying_or_garbage_then_it_is_blocked_or_
 @SETTINGS
 @given(case=typed_bodies())
 def test_when_content_type_is_wrong_or_multipart_is_garbage_then_it_is_blocked_or_scanned(fuzz, case):
+    host, path, body, headers = case
+    fuzz.send(host, path, body, headers)
+
+
+# -- the URL's query string ----------------------------------------------------------------------
+
+QUERY_NAMES = ["q", "note", "user", "ref", "api-version", "alt", "filter[email]", "x"]
+
+
+@st.composite
+def query_strings(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
+    """A clean body whose URL carries the planted value: in a parameter's value or name, encoded 0-2 times."""
+    host, path, template = draw(ROUTE)
+    plant = draw(PLANT)
+    encode = draw(st.sampled_from([lambda v: quote(v, safe=""), quote_plus, lambda v: quote(quote(v, safe=""), safe="")]))
+    pairs = [f"{draw(st.sampled_from(QUERY_NAMES))}={quote(draw(st.text(max_size=8)), safe='')}"
+             for _ in range(draw(st.integers(0, 3)))]  # fmt: skip
+    planted = encode(plant) if draw(st.booleans()) else encode(plant.split(" ")[-2] if " " in plant else plant)
+    pairs.insert(draw(st.integers(0, len(pairs))), draw(st.sampled_from([f"{draw(st.sampled_from(QUERY_NAMES))}={planted}",
+                                                                         planted])))  # fmt: skip
+    sep = "&" if "?" in path else "?"
+    body = json.dumps(template("Summarise the attached plan.")).encode()
+    return host, path + sep + "&".join(pairs), body, {"content-type": "application/json"}
+
+
+@SETTINGS
+@given(case=query_strings())
+def test_when_the_url_query_carries_a_value_then_it_is_blocked_or_never_reaches_the_upstream(fuzz, case):
     host, path, body, headers = case
     fuzz.send(host, path, body, headers)
 
