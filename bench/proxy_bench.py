@@ -300,7 +300,7 @@ def main() -> None:
             guard_ctx = ssl.create_default_context(cafile=str(home / "ca" / "mitmproxy-ca-cert.pem"))
             configs[f"guard-w{spec}"] = (f"http://127.0.0.1:{port}", guard_ctx, proc.pid)
             homes[f"guard-w{spec}"] = home
-        phases = measure(base, configs, args)
+        phases = measure(base, configs, args, up.pid)
         for name, home in homes.items():
             pid = configs[name][2]
             proc = next(p for p in procs if p.pid == pid)
@@ -320,7 +320,8 @@ def main() -> None:
     print(f"\nwrote {args.out}")
 
 
-def measure(base: str, configs: dict[str, tuple[str | None, ssl.SSLContext, int]], args: argparse.Namespace) -> dict:
+def measure(base: str, configs: dict[str, tuple[str | None, ssl.SSLContext, int]], args: argparse.Namespace,
+            upstream_pid: int) -> dict:  # fmt: skip
     """Run every phase for every configuration, interleaved: each phase is cut into --rounds blocks and
     the configurations take turns block by block (in a rotating order), so a machine that slows down
     or speeds up during the run (a shared VM does) shifts direct and guard alike."""
@@ -339,15 +340,21 @@ def measure(base: str, configs: dict[str, tuple[str | None, ssl.SSLContext, int]
         asyncio.run(load(base, proxy, ctx, args.clients, 40, False, 10_000_000 + 1000 * k))
     blocks: dict[str, dict[str, list[dict]]] = {n: {p[0]: [] for p in plan} for n in names}
     cpu = dict.fromkeys(names, 0.0)
+    # The load generator (this process) and the upstream share the cores with the proxy: their CPU per
+    # request says how much of the box the rig itself takes (a deployed proxy's clients are elsewhere).
+    rig = {name: [0.0, 0.0] for name in names}
     for phase, total, clients, stream, think, burst in plan:
         per = max(1, total // rounds) if not burst else clients * burst
         for r in range(rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 proxy, ctx, pid = configs[name]
                 cpu0 = tree_cpu_s(pid) if pid else 0.0
+                own0, up0 = time.process_time(), tree_cpu_s(upstream_pid)
                 got = asyncio.run(load(base, proxy, ctx, clients, per, stream, offset, think, burst_rounds=burst))
-                if phase == "plain" and pid:
-                    cpu[name] += tree_cpu_s(pid) - cpu0
+                if phase == "plain":
+                    cpu[name] += tree_cpu_s(pid) - cpu0 if pid else 0.0
+                    rig[name][0] += time.process_time() - own0
+                    rig[name][1] += tree_cpu_s(upstream_pid) - up0
                 offset += per
                 blocks[name][phase].append(got)
         print(phase, "done", flush=True)
@@ -356,7 +363,9 @@ def measure(base: str, configs: dict[str, tuple[str | None, ssl.SSLContext, int]
         merged = {phase: _merge(runs) for phase, runs in blocks[name].items()}
         n_plain = merged["plain"]["n"]
         phases[name] = {phase: summary(run) for phase, run in merged.items()} | {
-            "proxy_cpu_ms_per_request": round(cpu[name] * 1000 / n_plain, 2) if configs[name][2] else None}
+            "proxy_cpu_ms_per_request": round(cpu[name] * 1000 / n_plain, 2) if configs[name][2] else None,
+            "client_cpu_ms_per_request": round(rig[name][0] * 1000 / n_plain, 2),
+            "upstream_cpu_ms_per_request": round(rig[name][1] * 1000 / n_plain, 2)}
         print(name, json.dumps(phases[name]), flush=True)
     return phases
 
@@ -391,6 +400,9 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
             "added_ttft_p50_ms": round(ph["stream"]["ttft_p50_ms"] - base("stream", "ttft_p50_ms"), 2),
             "added_ttft_p99_ms": round(ph["stream"]["ttft_p99_ms"] - base("stream", "ttft_p99_ms"), 2),
             "proxy_cpu_ms_per_request": ph["proxy_cpu_ms_per_request"],
+            "client_cpu_ms_per_request": ph["client_cpu_ms_per_request"],
+            "direct_client_cpu_ms_per_request": phases["direct"]["client_cpu_ms_per_request"],
+            "upstream_cpu_ms_per_request": ph["upstream_cpu_ms_per_request"],
             "solo_p50_ms": ph["solo"]["p50_ms"],
             "added_solo_p50_ms": round(ph["solo"]["p50_ms"] - base("solo", "p50_ms"), 2),
             "added_burst_p50_ms": round(ph["burst"]["p50_ms"] - base("burst", "p50_ms"), 2),
@@ -407,6 +419,10 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
               f"{r['latency_ratio_p50']:>6} {r['added_ttft_p50_ms']:>7} {r['added_solo_p50_ms']:>6} "
               f"{r['proxy_cpu_ms_per_request']:>8} {r['rps']:>7} {r['rps_ratio_to_direct']:>6} {r['errors']:>4} "
               f"{r['added_burst_p50_ms']:>8} {r['added_burst_p99_ms']:>8}")  # fmt: skip
+    d = phases["direct"]
+    print(f"rig CPU per request (paced phase): load generator {d['client_cpu_ms_per_request']} ms direct / "
+          + ", ".join(f"{r['config']} {r['client_cpu_ms_per_request']}" for r in rows)
+          + f" ms; upstream {d['upstream_cpu_ms_per_request']} ms")  # fmt: skip
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": {"clients": args.clients, "requests": args.requests, "stream_requests": args.stream_requests,

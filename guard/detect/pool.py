@@ -45,8 +45,8 @@ def default_workers() -> int:
     """One detection worker per core this process may use, but one: the proxy's event loop needs that core.
 
     The loop (TLS, HTTP, hooks, restore) spends more CPU per request than a worker does, so one worker per
-    core oversubscribes the machine by a process. Measured on 2 cores, same run (bench/proxy_bench.py):
-    1 worker added +8.9 ms to the time to first token and served 163 req/s, 2 workers +10.5 ms and 156.
+    core oversubscribes the machine by a process. Measured on 2 cores (bench/proxy_bench.py): 1 worker
+    added less to the time to first token than 2 in five of six runs (e.g. +8.9 against +10.5 ms).
     """
     try:
         cores = len(os.sched_getaffinity(0))  # a container's CPU set, not the host's core count
