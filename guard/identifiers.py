@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from guard.core import Action, Decision, Finding, Segment, mask
 from guard.providers._wire import key_label, path_str
@@ -26,6 +26,7 @@ from guard.providers.leftover import KEY_KIND, STRUCTURAL
 BLOCKING = frozenset({"secret", "email", "payment_card", "national_id", "bank_account"})
 PATH_MODEL: tuple[str | int, ...] = ("<url>", "model")  # a model named in the URL (Gemini, Azure deployment)
 QUERY = ("<url>", "query")  # a query-string parameter: ("<url>", "query", name); its name alone: QUERY
+PATH_SEGMENT = ("<url>", "path")  # a segment of the URL path: ("<url>", "path", index)
 # The provider's own API key where its API takes it in the URL (Gemini: ?key=), like the Authorization
 # header: it goes where it is meant to go, and is not scanned.
 QUERY_CREDENTIALS = frozenset({"key", "api-key", "api_key"})
@@ -65,18 +66,23 @@ def segments(parsed: Any) -> list[Segment]:
     return list(out.values())
 
 
-def query_segments(path: str) -> list[Segment]:
-    """The request URL's query-string parameters (percent-decoded), each an identifier segment.
+def url_segments(path: str) -> list[Segment]:
+    """The request URL's path segments and query-string parameters (percent-decoded), each an identifier segment.
 
     Text in a URL leaves the company as surely as text in a body (`?q=` of a search, a note in a
-    parameter), and a URL cannot take a placeholder either; names that are not plain field names are
-    scanned too. The provider credential parameters (QUERY_CREDENTIALS) are left alone.
+    parameter, an address as a path segment), and a URL cannot take a placeholder either; query names
+    that are not plain field names are scanned too. The provider credential parameters
+    (QUERY_CREDENTIALS) are left alone.
     """
-    query = urlsplit(path).query
-    if not query:
-        return []
+    parts = urlsplit(path)
     out: dict[str, Segment] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True)[:MAX_QUERY_FIELDS]:
+    for i, seg in enumerate(parts.path.split("/")[:MAX_QUERY_FIELDS]):
+        text = unquote(seg)
+        if text and text not in out:
+            out[text] = Segment(text, (*PATH_SEGMENT, i), "", "identifier")
+    if not parts.query:
+        return list(out.values())
+    for name, value in parse_qsl(parts.query, keep_blank_values=True)[:MAX_QUERY_FIELDS]:
         if name.lower() in QUERY_CREDENTIALS:
             continue
         if name and name not in out and key_label(name) != name:
@@ -160,6 +166,8 @@ def _field(path: Sequence[str | int]) -> str:
         return "model (in the URL)"
     if tuple(path) == QUERY:
         return "URL parameter name"
+    if tuple(path[:2]) == PATH_SEGMENT:
+        return "URL path"
     if tuple(path[:2]) == QUERY:
         return f"URL parameter {key_label(str(path[2]))}"  # a name that is not a plain field name: <key:digest>
     last = path[-1] if path else ""

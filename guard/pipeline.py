@@ -168,8 +168,12 @@ class Pipeline:
             t = time.perf_counter()
             segments = parsed.segments
             cross = crossscan.probes(segments)  # values spread over several user messages
-            # Model names, roles, ids and the URL's query string: scanned in the same batch, never rewritten.
-            idents = identifiers.segments(parsed) + identifiers.query_segments(req.path)
+            # Model names, roles, ids and the URL (path and query): scanned in the same batch, never rewritten.
+            idents = identifiers.segments(parsed)
+            named = {s.text for s in idents}
+            in_url = next((s.text for s in idents if s.path == identifiers.PATH_MODEL), None)
+            idents += [s for s in identifiers.url_segments(req.path)  # a model named in the URL is scanned once
+                       if s.text not in named and not (in_url and in_url in s.text)]  # fmt: skip
             texts = [s.text for s in segments] + [p.text for p in cross] + [s.text for s in idents]
             # The workers get the texts now; the classifiers (markings, codenames, EDM, source code) run
             # here meanwhile, so their time hides behind the workers' instead of adding to it.

@@ -3,7 +3,7 @@
 Every adapter's endpoints get truncated, deeply nested, oversized, mistyped, wrongly encoded (charset
 and Content-Encoding), wrongly typed (Content-Type), multipart and oddly framed (chunked, raw
 sockets) bodies, each carrying a planted e-mail address and AWS key (raw, base64, hex or
-percent-encoded), and clean bodies whose URL query string carries them (value or name, encoded 0-2 times). For each request: the proxy answers within a bounded time and stays up; either it
+percent-encoded), and clean bodies whose URL carries them (a query value or name, or a path segment, encoded 0-2 times). For each request: the proxy answers within a bounded time and stays up; either it
 is guard's own block in the provider's error format (no traceback, no planted value), or what the
 upstream received holds no form of the planted values. guard's output and audit store never hold them.
 """
@@ -453,7 +453,8 @@ QUERY_NAMES = ["q", "note", "user", "ref", "api-version", "alt", "filter[email]"
 
 @st.composite
 def query_strings(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
-    """A clean body whose URL carries the planted value: in a parameter's value or name, encoded 0-2 times."""
+    """A clean body whose URL carries the planted value: a parameter's value or name, or a path segment,
+    encoded 0-2 times."""
     host, path, template = draw(ROUTE)
     plant = draw(PLANT)
     encode = draw(st.sampled_from([lambda v: quote(v, safe=""), quote_plus, lambda v: quote(quote(v, safe=""), safe="")]))
@@ -462,14 +463,18 @@ def query_strings(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
     planted = encode(plant) if draw(st.booleans()) else encode(plant.split(" ")[-2] if " " in plant else plant)
     pairs.insert(draw(st.integers(0, len(pairs))), draw(st.sampled_from([f"{draw(st.sampled_from(QUERY_NAMES))}={planted}",
                                                                          planted])))  # fmt: skip
-    sep = "&" if "?" in path else "?"
     body = json.dumps(template("Summarise the attached plan.")).encode()
-    return host, path + sep + "&".join(pairs), body, {"content-type": "application/json"}
+    if draw(st.booleans()):  # or as a path segment
+        bare, _, query = path.partition("?")
+        pairs = [p for p in pairs if p != planted and not p.endswith("=" + planted)]
+        path = f"{bare}/{planted}" + (f"?{query}" if query else "")
+    sep = "&" if "?" in path else "?"
+    return host, path + (sep + "&".join(pairs) if pairs else ""), body, {"content-type": "application/json"}
 
 
 @SETTINGS
 @given(case=query_strings())
-def test_when_the_url_query_carries_a_value_then_it_is_blocked_or_never_reaches_the_upstream(fuzz, case):
+def test_when_the_url_carries_a_value_then_it_is_blocked_or_never_reaches_the_upstream(fuzz, case):
     host, path, body, headers = case
     fuzz.send(host, path, body, headers)
 

@@ -11,6 +11,7 @@ import ast
 import base64
 import json
 import random
+import uuid
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,32 @@ async def test_when_the_url_query_holds_an_email_or_a_key_then_the_request_is_bl
     assert f"its {field} field holds {says}" in message(out) and EMAIL not in message(out) and AKID not in message(out)
     raw = json.dumps(event(p, out, sink))
     assert EMAIL not in raw and AKID not in raw
+
+
+async def test_when_a_url_path_segment_holds_an_email_then_the_request_is_blocked(pool, sink):
+    p = make(pool, sink)
+    out = await p.process(req(p, {"input": "hi"}, path=f"/v1/notes/{EMAIL.replace('@', '%40')}/append"))
+    assert out.action is Action.BLOCK
+    assert "its URL path field holds an e-mail address" in message(out) and EMAIL not in message(out)
+    assert EMAIL not in json.dumps(event(p, out, sink))
+
+
+async def test_no_path_of_the_providers_apis_or_their_ids_would_block(pool):
+    rnd = random.Random(3)
+    alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    ids = [f"{prefix}{''.join(rnd.choice(alnum) for _ in range(n))}" for _ in range(40)
+           for prefix, n in (("thread_", 24), ("file-", 22), ("asst_", 24), ("msg_01", 22), ("chatcmpl-", 29),
+                             ("org-", 24), ("batch_", 32), ("resp_", 48))]  # fmt: skip
+    uuids = [str(uuid.UUID(int=rnd.getrandbits(128), version=4)) for _ in range(40)]
+    paths = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens",
+             "/openai/deployments/gpt4o-prod-eastus2/chat/completions", "/api/chat", "/api/generate",
+             "/v1beta/models/gemini-1.5-pro-002:streamGenerateContent", "/backend-api/conversation",
+             "/backend-api/sentinel/chat-requirements", "/backend-api/files/process_upload_stream"]
+    paths += [f"/v1/threads/{i}/runs" for i in ids] + [f"/backend-api/conversation/{u}" for u in uuids]
+    texts = sorted({s.text for path in paths for s in identifiers.url_segments(path)})
+    found = await pool.scan(texts)
+    assert [(t, f.rule_id) for t, fs in zip(texts, found, strict=True) for f in fs
+            if f.category in identifiers.BLOCKING] == []  # fmt: skip
 
 
 async def test_when_the_query_is_ordinary_or_carries_the_providers_own_key_then_nothing_blocks(pool, sink):
