@@ -236,13 +236,20 @@ def summary(run: dict) -> dict:
             "error_kinds": run["error_kinds"]}  # fmt: skip
 
 
-def start_guard(home: Path, rules: Path, upstream_ca: Path, workers: int, models: bool = True) -> tuple[subprocess.Popen, int]:
-    env = {**os.environ, "GUARD_HOME": str(home), "PYTHONPATH": str(ROOT)}
+def _pin(cpus: set[int] | None):  # noqa: ANN202 - a preexec_fn or None
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+
+
+def start_guard(home: Path, rules: Path, upstream_ca: Path, workers: int, models: bool = True,
+                tree: Path = ROOT, cpus: set[int] | None = None) -> tuple[subprocess.Popen, int]:  # fmt: skip
+    path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "GUARD_HOME": str(home), "PYTHONPATH": path}
     args = [sys.executable, "-m", "guard", "proxy", "--port", "0", "--host", "127.0.0.1", "--rules", str(rules),
             "--upstream-ca", str(upstream_ca), "--workers", str(workers), "--db", f"jsonl:{home / 'audit.jsonl'}"]  # fmt: skip
     if not models:
         args.append("--no-models")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tree,
+                            preexec_fn=_pin(cpus))  # fmt: skip
     assert proc.stdout is not None
     deadline = time.time() + 240
     for line in proc.stdout:
@@ -265,6 +272,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5,
                     help="blocks per phase; configurations take turns block by block (drift hits all alike)")
     ap.add_argument("--think", type=float, default=1.0, help="mean pause between a client's requests, s (latency phases)")
+    ap.add_argument("--baseline", type=Path, metavar="TREE",
+                    help="also run each --workers configuration from this source tree (e.g. a `git worktree` of an "
+                         "earlier commit), as base-wN, interleaved with this tree's: a before/after in one run")
+    ap.add_argument("--proxy-cpus", metavar="LIST",
+                    help="pin every guard proxy (event loop and workers) to these CPUs, e.g. 0,1 or 0-1, and the rig "
+                         "(load generator, upstream) to the others: the proxy measured as deployed, its clients and "
+                         "the provider on other machines. Default: all share every CPU")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "proxy.json")
     ap.add_argument("--serve-upstream", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -276,7 +290,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="guard-bench-"))
     ca, cert, key = make_tls(tmp / "tls")
     portfile = tmp / "port"
-    up = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(cert), str(key), str(portfile)])
+    proxy_cpus, rig_cpus = _cpu_split(args.proxy_cpus)
+    if rig_cpus:
+        os.sched_setaffinity(0, rig_cpus)  # the load generator
+    up = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(cert), str(key), str(portfile)],
+                          preexec_fn=_pin(rig_cpus))  # fmt: skip
     procs: list[subprocess.Popen] = [up]
     try:
         while not portfile.exists() or not portfile.read_text():
@@ -292,14 +310,16 @@ def main() -> None:
         direct_ctx = ssl.create_default_context(cafile=str(ca))
         configs: dict[str, tuple[str | None, ssl.SSLContext, int]] = {"direct": (None, direct_ctx, 0)}
         homes: dict[str, Path] = {}
+        trees = [("guard", ROOT)] + ([("base", args.baseline.resolve())] if args.baseline else [])
         for spec in args.workers.split(","):  # every proxy is up for the whole run, idle while others are measured
             n, models = int(spec.rstrip("p")), not spec.endswith("p")
-            home = tmp / f"home-{spec}"
-            proc, port = start_guard(home, rules, ca, n, models)
-            procs.append(proc)
-            guard_ctx = ssl.create_default_context(cafile=str(home / "ca" / "mitmproxy-ca-cert.pem"))
-            configs[f"guard-w{spec}"] = (f"http://127.0.0.1:{port}", guard_ctx, proc.pid)
-            homes[f"guard-w{spec}"] = home
+            for label, tree in trees:
+                home = tmp / f"home-{label}-{spec}"
+                proc, port = start_guard(home, rules, ca, n, models, tree, proxy_cpus)
+                procs.append(proc)
+                guard_ctx = ssl.create_default_context(cafile=str(home / "ca" / "mitmproxy-ca-cert.pem"))
+                configs[f"{label}-w{spec}"] = (f"http://127.0.0.1:{port}", guard_ctx, proc.pid)
+                homes[f"{label}-w{spec}"] = home
         phases = measure(base, configs, args, up.pid)
         for name, home in homes.items():
             pid = configs[name][2]
@@ -318,6 +338,20 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out}")
+
+
+def _cpu_split(spec: str | None) -> tuple[set[int] | None, set[int] | None]:
+    """--proxy-cpus: (the proxies' CPUs, the rig's CPUs), or (None, None) when not given."""
+    if not spec:
+        return None, None
+    proxy: set[int] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        proxy.update(range(int(lo), int(hi or lo) + 1))
+    rest = os.sched_getaffinity(0) - proxy
+    if not proxy <= os.sched_getaffinity(0) or not rest:
+        raise SystemExit(f"--proxy-cpus {spec}: need CPUs this process may use, and some left for the rig")
+    return proxy, rest
 
 
 def measure(base: str, configs: dict[str, tuple[str | None, ssl.SSLContext, int]], args: argparse.Namespace,
@@ -388,7 +422,7 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
 
     rows = []
     for name, ph in phases.items():
-        if not name.startswith("guard"):
+        if name == "direct":
             continue
         rows.append({
             "config": name, "workers": int(name.split("-w")[1].rstrip("p")), "models": not name.endswith("p"),
@@ -425,6 +459,7 @@ def report(phases: dict[str, dict], args: argparse.Namespace) -> dict:
           + f" ms; upstream {d['upstream_cpu_ms_per_request']} ms")  # fmt: skip
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "proxy_cpus": args.proxy_cpus,
         "settings": {"clients": args.clients, "requests": args.requests, "stream_requests": args.stream_requests,
                      "think_s": args.think, "rounds": args.rounds, "prompt_bytes": 2048},  # fmt: skip
         "load_average_at_end": os.getloadavg(),

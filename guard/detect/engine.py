@@ -18,6 +18,7 @@ import ahocorasick
 
 from guard.core import CATEGORIES, Finding
 from guard.detect.address import extend_addresses
+from guard.detect.anchor import finditer as anchored_finditer
 from guard.detect.decode import candidates
 from guard.detect.names import label_names, more_names
 from guard.detect.normalize import View, normalize
@@ -124,7 +125,7 @@ class Engine:
 
     def _pattern_findings(self, text: str, rules: Iterable[Rule]) -> Iterable[Finding]:
         for rule in rules:
-            for m in rule.pattern.finditer(text):
+            for m in anchored_finditer(rule.pattern, rule.anchor, text):
                 start, end = m.span(rule.group)
                 if start < 0 or start == end:
                     continue

@@ -98,6 +98,7 @@ _STRONG_SHAPE = re.compile(
     r"[À-ÖØ-öø-ÿĀ-Ž]|(?:ović|ovič|evič|ević|ić|ov|ova|ev|eva|sky|ski|ska|czyk|wicz|vich|sson|dóttir|dottir|"
     r"escu|opoulos|akis|enko|nen|shvili|yan)$"
 )
+_PLACE_BEFORE = re.compile(r"\b(?:Lake|North|South|East|West|Port|New|Mount|Fort|Saint|St\.?)[ ]$")
 _PLACE_PREP = re.compile(r"\b(?:in|at|to|from|near|of|via|into|visit|visiting|around)[ ]$", re.IGNORECASE)
 # What people do, right after a sentence-initial word spaCy called a person ("Tormod spent a year").
 _ACTS = re.compile(
@@ -171,7 +172,7 @@ def gazetteer_persons(text: str) -> list[Finding]:
         word = m.group("name").lower()
         head = text[max(0, s - 24) : s]
         sentence_start = s == 0 or bool(re.search(r"(?:[.!?:\n]|^)\s*$", head[-3:]))
-        if re.search(r"\b(?:Lake|North|South|East|West|Port|New|Mount|Fort|Saint|St\.?)[ ]$", head):
+        if head.endswith(" ") and _PLACE_BEFORE.search(head):
             continue  # Lake Ida, South Tormod: a place
         if _TITLE.search(head[-16:]) or _STRONG_CUE.search(head):
             s, e = _widen(text, s, e)
@@ -198,9 +199,25 @@ def gazetteer_persons(text: str) -> list[Finding]:
 
 
 def code_line(text: str, s: int, e: int) -> bool:
-    """Does the line holding text[s:e] read as source code?"""
+    """Does the line holding text[s:e] read as source code?
+
+    Remembered per line of the last text asked about: the name passes ask once per candidate word,
+    and a prompt pasted as one long line would otherwise be searched once per word (quadratic).
+    """
+    global _CODE_MEMO
+    a = text.rfind("\n", 0, s) + 1
     nl = text.find("\n", e)
-    return bool(_CODE_LINE.search(text[text.rfind("\n", 0, s) + 1 : nl if nl >= 0 else len(text)]))
+    b = nl if nl >= 0 else len(text)
+    memo = _CODE_MEMO
+    if memo[0] is not text:
+        memo = _CODE_MEMO = (text, {})
+    hit = memo[1].get((a, b))
+    if hit is None:
+        hit = memo[1][(a, b)] = bool(_CODE_LINE.search(text[a:b]))
+    return hit
+
+
+_CODE_MEMO: tuple[str | None, dict[tuple[int, int], bool]] = (None, {})
 
 
 def label_names(text: str, findings: list[Finding]) -> list[Finding]:
@@ -360,7 +377,9 @@ def more_names(text: str, findings: list[Finding]) -> list[Finding]:
             if low in seen or low in _COMMON or low in _NOT_LAST or len(tok) < 3 or _TITLE.search(tok + " "):
                 continue
             seen.add(low)
-            for r in re.finditer(rf"(?<![\w@.\-/]){re.escape(tok)}(?![\w@(\-])", text):
+            # The word first, its left edge checked after: a literal-led pattern is searched as a string.
+            esc = re.escape(tok)
+            for r in re.finditer(rf"{esc}(?<![\w@.\-/]{esc})(?![\w@(\-])", text):
                 add(r.start(), r.end(), "person-repeat")
     for m in _LIST.finditer(text) if " and " in text else ():
         items = [(i.start(), i.end()) for i in re.finditer(r"[^\s,]+", m.group()) if i.group() != "and"]

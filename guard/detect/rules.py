@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from guard.core import CATEGORIES, EXTRA_CATEGORIES
+from guard.detect.anchor import anchor_for
 from guard.detect.validators import VALIDATORS
 
 # An installed wheel ships rules/ as guard/_rules (setup.py copies it in); a checkout reads rules/ in place.
@@ -95,6 +96,8 @@ class Rule:
     examples_no_match: tuple[str, ...] = ()
     source: str = ""
     context: tuple[str, ...] = field(default=())
+    # The characters a match can begin with, searched before the pattern is tried (guard.detect.anchor).
+    anchor: re.Pattern[str] | None = None
 
 
 def _fail(path: Path, line: int, rid: str, fld: str, msg: str) -> RuleError:
@@ -182,6 +185,7 @@ def compile_rule(raw: Any, path: Path) -> Rule:
         examples_no_match=ex_no,
         source=f"{path}:{line}",
         context=tuple(c.lower() for c in _str_list(raw, "context", path, line, rid)),
+        anchor=anchor_for(pattern),
     )
 
 

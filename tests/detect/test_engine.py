@@ -52,3 +52,36 @@ def test_when_long_prompt_holds_a_name_then_it_is_found(engine):
     text = filler + "Escalate to Yusuf Demirci, he owns the service." + filler
     persons = [text[f.start : f.end] for f in engine.scan(text) if f.category == "person"]
     assert persons == ["Yusuf Demirci"]
+
+
+def test_when_a_long_prompt_is_one_line_then_each_line_is_checked_for_code_once(engine, monkeypatch):
+    # A paste with no line breaks used to be searched once per candidate word: 24 s for 64 KB of names.
+    import guard.detect.names as names
+
+    searched: list[int] = []
+    real = names._CODE_LINE
+
+    class Counting:
+        def search(self, line: str):  # noqa: ANN202
+            searched.append(len(line))
+            return real.search(line)
+
+    monkeypatch.setattr(names, "_CODE_LINE", Counting())
+    unit = "Yesterday Maria and John reviewed the Berlin rollout with Priya, then Tom said the numbers looked fine. "
+    text = unit * 100  # one line, ~10 KB, 400 name candidates
+    persons = {text[f.start : f.end] for f in engine.scan(text) if f.category == "person"}
+    assert {"Maria", "John", "Tom"} <= persons
+    assert len(searched) <= 2  # the line, and perhaps once more for the next text
+    text2 = "def load(Alice):\n    return Alice\nSigned, Maria Lopez\n"
+    searched.clear()
+    engine.scan(text2)
+    assert len(searched) <= len(text2.splitlines())
+
+
+def test_the_ner_pipeline_runs_no_component_whose_output_nobody_reads():
+    # The small English model gives NER its own tok2vec; the shared one feeds only the excluded tagger and
+    # parser, so it would cost ~2 ms per window for nothing.
+    nlp = SpacyPersons()._load()
+    assert nlp.pipe_names == ["ner"]
+    doc = nlp("I met Emeka Okafor and Gustav Petrov in Lagos yesterday.")
+    assert [e.text for e in doc.ents if e.label_ == "PERSON"] == ["Gustav Petrov"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from guard.core import Segment
 from guard.policy.classify import load_classifiers
@@ -117,3 +119,12 @@ def test_edm_stores_are_discovered_without_config(tmp_path: Path) -> None:
     out = cs.classify([Segment("look up emp-99321")])
     assert [(c.label, c.rule_id) for c in out] == [("edm", "edm-payroll-ids")]
     assert "99321" not in out[0].detail
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_text_is_split_into_words_as_any_text_is(text: str) -> None:
+    # ASCII text takes a faster path (str.translate); terms must match on it exactly as on the rest.
+    from guard.policy.classify import _CJK, _NON_WORD, _padded
+
+    assert _padded(text) == " " + " ".join(_CJK.sub(r" \1 ", _NON_WORD.sub(" ", text)).split()) + " "
