@@ -243,7 +243,7 @@ def _db_skew(settings: Target, now: datetime) -> float | None:
 
 
 def check_ocr(settings: Target) -> Result:
-    """With GUARD_OCR on, tesseract is installed and has its English data."""
+    """With GUARD_OCR on, tesseract is installed and has its English data (and says whether it reads Chinese)."""
     import subprocess
 
     from guard.ocr import Ocr
@@ -260,7 +260,13 @@ def check_ocr(settings: Target) -> Result:
         return Result("ocr", False, f"{exe} does not run ({exc.__class__.__name__})", fix)
     if "eng" not in out.split():
         return Result("ocr", False, f"{exe} has no English data (eng.traineddata)", fix)
-    return Result("ocr", True, f"{exe} with English data")
+    from guard.ocr import installed_langs
+
+    langs = installed_langs(exe).split("+")
+    if "chi_sim" in langs or "chi_tra" in langs:
+        return Result("ocr", True, f"{exe} with English and Chinese data ({'+'.join(langs)})")
+    return Result("ocr", True, f"{exe} with English data; Chinese in images is not read "
+                               "(apt-get install tesseract-ocr-chi-sim to add it)")  # fmt: skip
 
 
 CHECKS: dict[str, Callable[[Target], Result]] = {

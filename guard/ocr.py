@@ -11,12 +11,14 @@ must block it whatever its policy for unreadable files (else padding an image wo
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import struct
 import subprocess
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp", "image/tiff", "image/bmp")
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -39,13 +41,33 @@ class OcrLimit(ValueError):
         self.limit = limit
 
 
+# Languages read when installed, in this order (English first: most prompts are English). Debian
+# packages: tesseract-ocr-eng (with tesseract-ocr), tesseract-ocr-chi-sim, tesseract-ocr-chi-tra.
+LANGS = ("eng", "chi_sim", "chi_tra")
+# Characters of CJK text and its punctuation: tesseract sets a space between two of them, which splits
+# names and terms (张 伟, 机 密) that the detectors look for whole.
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_GAP = re.compile(f"(?<=[{_CJK}])[ ]+(?=[{_CJK}])")
+
+
 @dataclass(frozen=True)
 class Ocr:
-    """How to run tesseract: the binary (found on PATH when empty), language and time limit per image."""
+    """How to run tesseract: the binary (found on PATH when empty), languages and time limit per image.
+
+    `lang` empty: every language of LANGS that tesseract has data for (English, and Chinese when
+    tesseract-ocr-chi-sim / -chi-tra are installed).
+    """
 
     binary: str = ""
-    lang: str = "eng"
+    lang: str = ""
     timeout_s: float = 20.0
+
+    def languages(self) -> str:
+        """The `-l` argument: `lang`, else the installed languages of LANGS ("eng" when none is listed)."""
+        if self.lang:
+            return self.lang
+        exe = self.path()
+        return installed_langs(exe) if exe else "eng"
 
     def path(self) -> str | None:
         """The tesseract executable, or None when it is not installed."""
@@ -69,7 +91,7 @@ class Ocr:
         with _slots:
             try:
                 proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                    [exe, "stdin", "stdout", "-l", self.lang, "--psm", "3"],
+                    [exe, "stdin", "stdout", "-l", self.languages(), "--psm", "3"],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 )  # fmt: skip
             except OSError:
@@ -88,7 +110,22 @@ class Ocr:
             raise OcrFailed(f"tesseract failed (exit status {proc.returncode})")
         if len(out) > MAX_TEXT_BYTES:
             raise OcrLimit("image text", f"an image holds more than {MAX_TEXT_BYTES} bytes of text")
-        return out.decode("utf-8", "replace")
+        return _CJK_GAP.sub("", out.decode("utf-8", "replace"))
+
+
+@lru_cache(maxsize=8)
+def installed_langs(exe: str) -> str:
+    """The languages of LANGS that `exe --list-langs` names, joined for `-l` ("eng" if it cannot tell)."""
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [exe, "--list-langs"], capture_output=True, timeout=10, check=False,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            | ({"TESSDATA_PREFIX": os.environ["TESSDATA_PREFIX"]} if os.environ.get("TESSDATA_PREFIX") else {}),
+        ).stdout.decode("utf-8", "replace")  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return "eng"
+    have = set(out.split())
+    return "+".join(lang for lang in LANGS if lang in have) or "eng"
 
 
 def image_pixels(data: bytes) -> int | None:

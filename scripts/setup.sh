@@ -85,5 +85,9 @@ PYEOF
         say "installing tesseract from Debian's packages (OCR tests; guard proxy --ocr)"
         apt_install tesseract-ocr
     fi
+    if ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+        say "installing tesseract's Chinese data and a CJK font from Debian's packages (Chinese OCR tests)"
+        apt_install tesseract-ocr-chi-sim fonts-wqy-microhei
+    fi
 fi
 say "ready"

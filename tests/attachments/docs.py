@@ -75,6 +75,20 @@ def image(*lines: str, fmt: str = "PNG") -> bytes:
     return out.getvalue()
 
 
+def cjk_image(*lines: str) -> bytes:
+    """A PNG with each line drawn in a CJK font (Debian's fonts-wqy-microhei), as a screenshot would show it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 40)
+    img = Image.new("L", (1400, 80 + 70 * len(lines)), 255)
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        draw.text((30, 40 + 70 * i), line, fill=0, font=font)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
 def large_image(text: str, side: int = 7100, fmt: str = "PNG") -> bytes:
     """A square 1-bit image of side x side pixels (7100: just over OCR's 50-megapixel limit) showing `text`."""
     from PIL import Image, ImageDraw, ImageFont

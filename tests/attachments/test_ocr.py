@@ -25,6 +25,28 @@ def test_when_an_image_shows_text_then_ocr_reads_it(fmt):
     assert EMAIL in text and AWS in text
 
 
+def test_when_a_screenshot_shows_a_chinese_record_then_its_name_id_and_marking_are_found(engine):
+    from pathlib import Path
+
+    from guard.core import Segment
+    from guard.detect.rules import BUNDLED_RULES
+    from guard.policy.classify import load_classifiers
+
+    data = docs.cjk_image("机密文件：客户张伟的身份证号", "110101199003074514，手机13812345678", f"Contact {EMAIL}")
+    text = attachments.extract_text(data, "image/png", OCR)
+    assert "张伟" in text and "机密" in text  # read as Chinese, with no space set between the characters
+    found = {(f.category, text[f.start : f.end]) for f in engine.scan(text)}
+    assert {("person", "张伟"), ("national_id", "110101199003074514"), ("phone", "13812345678"), ("email", EMAIL)} <= found
+    marks = load_classifiers(BUNDLED_RULES, Path("/nonexistent-edm")).classify([Segment(text, ("image",))])
+    assert "confidential" in {c.label for c in marks}
+
+
+def test_when_only_english_data_is_installed_then_english_is_read_and_chinese_is_not(monkeypatch):
+    monkeypatch.setattr(ocr, "installed_langs", lambda exe: "eng")
+    text = attachments.extract_text(docs.cjk_image("客户张伟", f"Contact {EMAIL}"), "image/png", ocr.Ocr())
+    assert EMAIL in text and "张伟" not in text
+
+
 def test_when_ocr_is_off_then_an_image_is_unreadable_as_before():
     with pytest.raises(attachments.Unreadable, match=r"^image \(no OCR configured\)$"):
         attachments.extract_text(docs.image(EMAIL), "image/png")

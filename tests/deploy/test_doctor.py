@@ -261,7 +261,7 @@ def test_when_ocr_is_off_then_the_check_passes_and_says_images_are_not_read(tmp_
 
 def test_when_ocr_is_on_and_tesseract_is_installed_then_the_check_passes(tmp_path):
     r = check_ocr(target(tmp_path, ocr=True))
-    assert r.ok and "English data" in r.detail
+    assert r.ok and "English and Chinese data" in r.detail  # setup.sh --test installs tesseract-ocr-chi-sim
 
 
 def test_when_ocr_is_on_but_tesseract_is_missing_then_the_check_fails_with_the_fix(tmp_path, monkeypatch):
