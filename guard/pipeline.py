@@ -352,6 +352,11 @@ class Pipeline:
             new = vault.redact(seg.text, chosen)
             if new != seg.text:
                 replacements[seg.path] = new
+        # A field-name key is not scanned, but one that is a value replaced in this conversation (this
+        # turn included) carries it out as surely as text would, and cannot take a placeholder.
+        if any(vault.known_in(k) for k in parsed.plain_keys):
+            st.decision = identifiers.known_key_refusal(decision)
+            return self.block(st, st.decision.reason, policy=True)
         st.redactions = replacements
         body = providers.rebuild_body(parsed, replacements) if replacements else None
         return Outcome(st, Action.REDACT, body=body)
@@ -361,7 +366,9 @@ class Pipeline:
         if st.destination.kind == "private":  # the company's own model may see the values
             return False
         vault = self.vaults.peek(self.conversation_id(parsed, st.identity))
-        return vault is not None and any(vault.known_in(s.text) for s in segments)
+        return vault is not None and (
+            any(vault.known_in(s.text) for s in segments) or any(vault.known_in(k) for k in parsed.plain_keys)
+        )
 
     def _seal_evidence(self, st: FlowState, segments: Sequence[Segment]) -> None:
         from guard.audit.evidence import seal

@@ -23,8 +23,9 @@ from guard.providers._wire import (
     decode_body,
     parse_json,
     path_str,
+    plain_key,
 )
-from guard.providers.leftover import key_segments, leftover_segments
+from guard.providers.leftover import key_segments, leftover_segments, object_keys
 
 __all__ = [
     "ADAPTERS",
@@ -71,6 +72,9 @@ class ParsedRequest:
     segments: tuple[Segment, ...]
     conversation_hint: str = ""
     skipped: tuple[str, ...] = ()  # "path: reason" for parts deliberately not scanned (images, token ids)
+    # Object keys that read as field names (not scanned: `max_tokens`, `userId`); the pipeline still refuses
+    # one that is a value the conversation's vault replaced earlier (a name used as a key).
+    plain_keys: frozenset[str] = frozenset()
 
 
 def _adapter(name: str) -> Adapter:
@@ -110,9 +114,12 @@ def parse_request(
         ext = impl.extract(endpoint, urlsplit(path).path, value)
     # Text in fields the adapter does not read (metadata, user, unknown keys) is scanned too, and so are
     # object keys that are not plain field names (segments of kind `key`: the pipeline never rewrites them).
-    segments = ext.segments + tuple(leftover_segments(value, ext.segments, ext.skipped)) + tuple(key_segments(value))
+    keys = object_keys(value)
+    segments = (ext.segments + tuple(leftover_segments(value, ext.segments, ext.skipped))
+                + tuple(key_segments(value, keys)))  # fmt: skip
     return ParsedRequest(
-        adapter, ext.endpoint, ext.model, ext.stream, value, segments, ext.conversation_hint, ext.skipped
+        adapter, ext.endpoint, ext.model, ext.stream, value, segments, ext.conversation_hint, ext.skipped,
+        frozenset(k for k in keys if k and plain_key(k)),
     )
 
 

@@ -52,9 +52,12 @@ def leftover_segments(body: Any, segments: Sequence[Segment], skipped: Sequence[
     return out
 
 
-def key_segments(body: Any) -> list[Segment]:
-    """One segment per distinct object key in body that is not a plain field name, in document order."""
-    if not any(k and not plain_key(k) for k in _keys(body)):
+def key_segments(body: Any, keys: set[str] | None = None) -> list[Segment]:
+    """One segment per distinct object key in body that is not a plain field name, in document order.
+
+    `keys`: every object key in body, when the caller has them already (object_keys).
+    """
+    if not any(k and not plain_key(k) for k in (object_keys(body) if keys is None else keys)):
         return []  # the usual case, found by a walk that builds no paths
     seen: set[str] = set()
     out: list[Segment] = []
@@ -84,7 +87,7 @@ def key_segments(body: Any) -> list[Segment]:
     return out
 
 
-def _keys(body: Any) -> set[str]:
+def object_keys(body: Any) -> set[str]:
     """Every object key in body (parsed JSON: exact dicts and lists)."""
     seen: set[str] = set()
     if type(body) is not dict and type(body) is not list:

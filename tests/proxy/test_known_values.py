@@ -85,3 +85,31 @@ async def test_when_a_key_holds_a_value_replaced_earlier_in_the_conversation_the
     p.finish(out.state, upstream_status=None)
     sink.flush()
     assert "zelda" not in sink.path.read_text()
+
+
+async def test_when_a_field_name_is_a_value_replaced_earlier_then_the_request_is_blocked(pool, sink):
+    # "zelda" reads as a field name, so it is not scanned as a key; the vault still knows it.
+    p = Pipeline(load_destinations(), pool, DefaultPolicy(), sink, b"k")
+    first = await p.process(req(p, web("Hi, my name is zelda and I need a cover letter.", "c-9"),
+                                "chatgpt.com", "/backend-api/conversation"))  # fmt: skip
+    assert first.action is Action.REDACT
+    turn2 = web("Shorter please.", "c-9") | {"client_contextual_info": {"zelda": {"is_dark_mode": True}}}
+    out = await p.process(req(p, turn2, "chatgpt.com", "/backend-api/conversation"))
+    assert out.action is Action.BLOCK
+    assert "guard-field-name-known-value" in out.state.decision.rules
+    shown = out.response[2].decode()  # ChatGPT web's own error shape
+    assert "field name" in shown and "zelda" not in shown
+
+    # Field names that are no value of this conversation pass as before, in it and in another one.
+    plain = web("Shorter please.", "c-9") | {"client_contextual_info": {"is_dark_mode": True, "page_height": 900}}
+    assert (await p.process(req(p, plain, "chatgpt.com", "/backend-api/conversation"))).action is Action.ALLOW
+    elsewhere = await p.process(req(p, turn2 | {"conversation_id": "c-10"}, "chatgpt.com", "/backend-api/conversation"))
+    assert elsewhere.action is Action.ALLOW
+
+
+async def test_when_a_field_name_is_a_value_redacted_in_the_same_request_then_the_request_is_blocked(pool, sink):
+    p = Pipeline(load_destinations(), pool, DefaultPolicy(), sink, b"k")
+    body = {"model": "gpt-4o", "metadata": {"zelda": "vip"},
+            "messages": [{"role": "user", "content": "Hi, my name is zelda and I need a cover letter."}]}  # fmt: skip
+    out = await p.process(req(p, body, "api.openai.com", "/v1/chat/completions"))
+    assert out.action is Action.BLOCK and "guard-field-name-known-value" in out.state.decision.rules
