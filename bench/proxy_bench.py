@@ -1,6 +1,8 @@
 """Proxy overhead: requests through `guard proxy` against direct requests to the same local upstream.
 
     .venv/bin/python bench/proxy_bench.py [--clients 20] [--requests 600] [--workers 1,2] [--out bench/results/proxy.json]
+    .venv/bin/python bench/proxy_bench.py --proxy-cpus 0,1          # proxy on CPUs 0-1, the rig on the others
+    .venv/bin/python bench/proxy_bench.py --workers 1 --baseline /tmp/base   # before/after: another source tree
 
 One local TLS upstream (uvicorn, its own process) answers OpenAI chat/completions: JSON at once, or
 an SSE stream of 20 events 2 ms apart. `--clients` concurrent clients (httpx, keep-alive) send
